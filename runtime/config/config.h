@@ -1,0 +1,131 @@
+// Node configuration, loaded from YAML (see config/*.yaml and docs/configuration.md).
+//
+// LoadConfig() reads and validates a file and reports *every* problem it finds, one
+// per line, as "file:line:col: path.to.field: message" — unknown keys, wrong types,
+// bad durations ("10s", "250ms", "1m", "2h") and sizes ("128MB", "64KiB", "1GB"),
+// missing required fields, bad enum values. Nothing is started from a file that has
+// any problem.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/status.h"
+#include "runtime/model/worker_record.h"
+
+namespace ami {
+
+using Millis = std::chrono::milliseconds;
+
+struct NodeSection {
+  std::string id;                         // required, e.g. "s-0001"
+  std::filesystem::path data_dir;         // default "./data/<id>", relative to the config file
+};
+
+struct LeaseSection {
+  Millis ttl{60000};
+  Millis renew{30000};
+};
+
+// Parsed and checked now; the cluster protocols use it (single node when absent).
+struct ClusterSection {
+  std::string name;
+  std::string secret;                     // from `secret` or the env var in `secret_env`; never logged
+  std::string listen;                     // "host:port"
+  std::vector<std::string> peers;         // "host:port" each
+  LeaseSection lease;
+};
+
+struct AdminSection {
+  std::string listen;                     // "host:port"
+  std::string token;                      // from `token` or `token_env`; never logged
+};
+
+struct LimitsSection {
+  uint64_t heap_bytes = 128ull << 20;     // V8 heap per worker isolate
+  Millis cpu_per_run{10000};              // one synchronous run of a script
+  Millis stop_grace{5000};                // after abort, before TerminateExecution
+};
+
+struct BackoffSection {
+  Millis initial;
+  double factor;
+  Millis max;
+};
+
+struct ExecutionSection {
+  // Critical errors back off 1, 2, 4, 8 s, capped at 10 s; network errors 5 s x 1.5,
+  // capped at 60 s. Tests shrink these.
+  BackoffSection critical_backoff{Millis{1000}, 2.0, Millis{10000}};
+  BackoffSection network_backoff{Millis{5000}, 1.5, Millis{60000}};
+  // Concurrent JS runs; 0 = the number of cores.
+  int run_slots = 0;
+  // Hand out run slots by priority (critical first). Off = first come, first served;
+  // exists so the benchmark can compare.
+  bool priority_order = true;
+};
+
+struct LogSection {
+  std::string level = "info";             // trace|debug|info|warn|error
+  uint64_t worker_file_bytes = 10ull << 20;   // rotate each worker log at this size
+  int worker_files = 5;                   // <sid>.log + .log.1 … .log.4
+  int ring_lines = 1000;                  // recent lines kept in memory per worker
+};
+
+struct ExchangeSection {
+  std::string id;                         // the key, e.g. "bybit"
+  std::string connector;                  // plugin id, e.g. "paper"
+  std::map<std::string, std::string> options;
+};
+
+struct AccountSection {
+  std::string id;
+  std::string exchange;
+  std::string api_key;                    // resolved from api_key / api_key_env; never logged
+  std::string secret;                     // resolved from secret / secret_env; never logged
+};
+
+// A worker declared in YAML. It is created when absent and updated when its
+// declaration changes (a hash of the declaration is stored next to the record), so
+// changes made later through the admin API survive restarts.
+struct WorkerDeclaration {
+  std::string name;                       // `name`, unique in the file; sid = NameUuid(node.id + "/" + name) unless `sid` is given
+  std::string template_id;                // `template:`; used by the plugins issue
+  WorkerRecord record;                    // fields from YAML (snake_case keys), active defaults to true
+  std::string source_hash;                // hash of the declaration as written
+  std::string where;                      // "file:line:col" of the declaration, for messages
+};
+
+struct Config {
+  std::filesystem::path file;             // where it was loaded from
+  NodeSection node;
+  std::optional<ClusterSection> cluster;
+  std::optional<AdminSection> admin;
+  LimitsSection limits;
+  ExecutionSection execution;
+  LogSection log;
+  std::vector<std::filesystem::path> plugin_dirs;
+  std::vector<ExchangeSection> exchanges;
+  std::vector<AccountSection> accounts;
+  std::vector<WorkerDeclaration> workers;
+};
+
+// Parses "250ms", "10s", "1m", "2h", "1d" (or "1.5s").
+Result<Millis> ParseDuration(std::string_view text);
+// Parses "128MB", "64KiB", "1GB", "512" (bytes). KB/MB/GB and KiB/MiB/GiB are all
+// 1024-based, as operators usually mean them (128MB = 134217728 bytes).
+Result<uint64_t> ParseSize(std::string_view text);
+
+// Reads, parses and validates `file`. On failure the Status message holds one
+// "file:line:col: path: message" line per problem.
+Result<Config> LoadConfig(const std::filesystem::path& file);
+// Same, from text (`name` is used in messages; relative paths resolve against `base_dir`).
+Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name,
+                           const std::filesystem::path& base_dir);
+
+}  // namespace ami

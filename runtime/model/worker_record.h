@@ -1,0 +1,92 @@
+// The worker record, as STELS AMI clients know it (shared/design/stels-compat.md §1).
+//
+// A record is stored as a KV entry under ["ami","worker",<sid>] in the local store
+// (scope "local") or the network store (scope "network"). The stored value is
+//   {channel:"ami.worker.<sid>", module:"worker", widget:"widget.ami.worker.<sid>",
+//    raw:{...WorkerRecord fields...}, timestamp:<ms>}
+// and API entries add the key and a 20-hex-digit versionstamp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "runtime/base/status.h"
+
+namespace ami {
+
+enum class WorkerMode { kLoop, kSingle };
+enum class Scope { kLocal, kNetwork };
+enum class ExecutionMode { kParallel, kLeader, kExclusive };
+enum class Priority { kCritical = 0, kHigh = 1, kNormal = 2, kLow = 3 };
+
+// Wire names ("loop", "network", "leader", "critical", ...), and their parsers.
+const char* ToString(WorkerMode);
+const char* ToString(Scope);
+const char* ToString(ExecutionMode);
+const char* ToString(Priority);
+std::optional<WorkerMode> ParseWorkerMode(std::string_view);
+std::optional<Scope> ParseScope(std::string_view);
+std::optional<ExecutionMode> ParseExecutionMode(std::string_view);
+std::optional<Priority> ParsePriority(std::string_view);
+
+// A script may be at most this many bytes, so that the whole stored record stays within
+// the 64 KiB KV value limit.
+constexpr size_t kMaxScriptBytes = 60 * 1024;
+constexpr const char* kDefaultRecordVersion = "1.19.2";
+
+struct WorkerRecord {
+  std::string sid;                       // UUID, set by the server, immutable
+  std::string nid;                       // node that created it, immutable
+  bool active = false;
+  WorkerMode mode = WorkerMode::kLoop;
+  std::string note;                      // default: "Worker script Stels SDK <sid> - <ISO time>"
+  std::string script;                    // default: logs "Worker script initialized!"
+  std::vector<std::string> dependencies{"gliesereum"};
+  std::string version = kDefaultRecordVersion;
+  int64_t timestamp = 0;                 // ms since epoch of the last change
+  Scope scope = Scope::kLocal;
+  ExecutionMode execution_mode = ExecutionMode::kParallel;
+  Priority priority = Priority::kNormal;
+  std::optional<std::string> account_id;
+  std::optional<std::string> assigned_node;
+
+  bool operator==(const WorkerRecord&) const = default;
+};
+
+// The script a record gets when none is given.
+std::string DefaultWorkerScript();
+
+// Fills in what setWorker would: a fresh UUID sid, nid, note, script and timestamp.
+// Fields already set are kept.
+WorkerRecord NewWorkerRecord(std::string node_id, WorkerRecord fields, int64_t now_ms);
+
+// Field checks only (the script's syntax is checked by the JS engine): sid is a UUID,
+// nid/version non-empty, exclusive has an assignedNode, script size, note/version length.
+// The message names the field: "assignedNode: exclusive mode requires assignedNode".
+Status ValidateRecord(const WorkerRecord& record);
+
+// JSON of `raw`, with camelCase names as STELS clients expect; unset optionals are null.
+nlohmann::json RecordToJson(const WorkerRecord& record);
+// Parses `raw`. Missing fields take their defaults; wrong types and unknown enum values
+// are errors naming the field ("raw.priority: expected one of critical|high|normal|low").
+Result<WorkerRecord> RecordFromJson(const nlohmann::json& raw);
+
+// The stored KV value: {channel, module, widget, raw, timestamp}.
+nlohmann::json RecordToStoredValue(const WorkerRecord& record);
+Result<WorkerRecord> RecordFromStoredValue(const nlohmann::json& value);
+
+// "ami.worker.<sid>"
+std::string WorkerChannel(std::string_view sid);
+// First 8 hex digits of the SHA-256 of the script (stats' scriptHash).
+std::string ScriptHash(std::string_view script);
+// A random (v4) UUID, and a name-based (v5, SHA-1) one for declared workers.
+std::string NewUuid();
+std::string NameUuid(std::string_view name);
+bool IsUuid(std::string_view text);
+
+}  // namespace ami
