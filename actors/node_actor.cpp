@@ -1,1 +1,196 @@
-// placeholder: being written
+#include "actors/node_actor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.h"
+
+namespace ami {
+
+bool RunsHere(const WorkerRecord& record, const std::string& node_id) {
+  switch (record.execution_mode) {
+    case ExecutionMode::kParallel: return true;
+    case ExecutionMode::kExclusive: return record.assigned_node && *record.assigned_node == node_id;
+    case ExecutionMode::kLeader: return true;  // single node: this node holds every lease
+  }
+  return false;
+}
+
+namespace {
+
+struct RunningWorker {
+  caf::actor actor;
+  std::shared_ptr<js::StopSwitch> stop_switch;
+  WorkerRecord record;
+};
+
+struct NodeState {
+  caf::stateful_actor<NodeState>* self = nullptr;
+  std::shared_ptr<const WorkerEnvironment> env;
+  std::map<std::string, WorkerRecord> records;      // every known record, by sid
+  std::map<std::string, RunningWorker> running;     // worker actors alive, by sid
+  std::map<caf::actor_addr, std::string> sid_of;    // for down messages
+  bool shutting_down = false;
+  caf::response_promise shutdown_reply;
+
+  static inline const char* name = "ami.node";
+
+  void Reconcile(const std::string& sid) {
+    auto rec = records.find(sid);
+    auto run = running.find(sid);
+    const bool should_run = !shutting_down && rec != records.end() && rec->second.active &&
+                            RunsHere(rec->second, env->node_id);
+    if (rec != records.end() && rec->second.active && !RunsHere(rec->second, env->node_id)) {
+      env->stats->Update(sid, [&](WorkerStats& s) {
+        s.is_running = false;
+        s.status = "waiting: exclusive to " + rec->second.assigned_node.value_or("?");
+      });
+    }
+    if (should_run && run == running.end()) {
+      Spawn(rec->second);
+    } else if (!should_run && run != running.end()) {
+      Stop(run->second);
+    } else if (should_run && !(run->second.record == rec->second)) {
+      run->second.record = rec->second;
+      run->second.stop_switch->RequestStop(env->limits.stop_grace);
+      self->send(run->second.actor, reload_atom_v, rec->second);
+    }
+    if (rec == records.end() && run == running.end()) env->stats->Remove(sid);
+  }
+
+  void Spawn(const WorkerRecord& record) {
+    auto stop_switch = std::make_shared<js::StopSwitch>();
+    caf::actor worker = SpawnWorker(self->system(), env, record, caf::actor_cast<caf::actor>(self), stop_switch);
+    self->monitor(worker);
+    sid_of[worker.address()] = record.sid;
+    running[record.sid] = RunningWorker{worker, stop_switch, record};
+    spdlog::info("worker {} started ({} {} {})", record.sid, ToString(record.execution_mode),
+                 ToString(record.priority), ToString(record.mode));
+  }
+
+  void Stop(RunningWorker& worker) {
+    worker.stop_switch->RequestStop(env->limits.stop_grace);
+    self->send(worker.actor, stop_atom_v);
+  }
+
+  void OnRecordRead(const std::string& sid, const js::KvReply& reply) {
+    if (!reply.status.ok()) {
+      spdlog::error("node: reading worker {}: {}", sid, reply.status.message());
+      return;
+    }
+    if (!reply.entry) {
+      // Deleted — unless it still exists in the other space (a scope move).
+      records.erase(sid);
+    } else {
+      auto json = nlohmann::json::parse(reply.entry->value, nullptr, false);
+      auto record = json.is_discarded() ? Result<WorkerRecord>(Status::InvalidArgument("not JSON"))
+                                        : RecordFromStoredValue(json);
+      if (!record.ok()) {
+        spdlog::warn("node: worker record {} ignored: {}", sid, record.status().message());
+        return;
+      }
+      records[sid] = std::move(*record);
+    }
+    Reconcile(sid);
+  }
+
+  // Reads the record behind a changed key from both spaces (local first) and reconciles.
+  void Refresh(const std::string& sid) {
+    js::KvRequest get;
+    get.op = js::KvRequest::Op::kGet;
+    get.key = WorkerKey(sid);
+    get.space = kv::Space::kLocal;
+    js::KvRequest get_net = get;
+    get_net.space = kv::Space::kNetwork;
+    self->request(*env->store, caf::infinite, kv_atom_v, get).then([=](js::KvReply& local) {
+      if (local.entry || !local.status.ok()) return OnRecordRead(sid, local);
+      self->request(*env->store, caf::infinite, kv_atom_v, get_net).then([=](js::KvReply& net) {
+        OnRecordRead(sid, net);
+      });
+    });
+  }
+
+  // A worker stopped by itself: keep the record but set it inactive.
+  void Deactivate(const std::string& sid, const std::string& reason) {
+    auto it = records.find(sid);
+    if (it == records.end()) return;
+    WorkerRecord record = it->second;
+    record.active = false;
+    record.timestamp = WallMillis();
+    js::KvRequest put;
+    put.op = js::KvRequest::Op::kCommit;
+    put.space = SpaceOf(record);
+    put.mutations.push_back(
+        kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt});
+    self->request(*env->store, caf::infinite, kv_atom_v, std::move(put)).then([=](js::KvReply& reply) {
+      if (!reply.status.ok()) spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
+    });
+    spdlog::error("worker {} set inactive: {}", sid, reason);
+  }
+
+  void OnDown(const caf::down_msg& down) {
+    auto it = sid_of.find(down.source);
+    if (it == sid_of.end()) return;
+    const std::string sid = it->second;
+    sid_of.erase(it);
+    running.erase(sid);
+    if (down.reason && !shutting_down) {
+      spdlog::error("worker {} actor died: {}", sid, caf::to_string(down.reason));
+    }
+    if (shutting_down && running.empty()) FinishShutdown();
+  }
+
+  void FinishShutdown() {
+    auto summary = env->stats->SummaryJson(WallMillis());
+    spdlog::info("node {} stopped; worker stats: {}", env->node_id, summary.dump());
+    shutdown_reply.deliver(true);
+  }
+
+  caf::behavior make_behavior() {
+    self->set_down_handler([this](caf::down_msg& down) { OnDown(down); });
+    const auto prefix = kv::MakeKey({"ami", "worker"});
+    self->send(*env->store, watch_atom_v, kv::Space::kLocal, prefix, caf::actor_cast<caf::actor>(self));
+    self->send(*env->store, watch_atom_v, kv::Space::kNetwork, prefix, caf::actor_cast<caf::actor>(self));
+    for (const auto& [sid, record] : records) Reconcile(sid);
+    return {
+        [this](changed_atom, const KvChange& change) {
+          // ["ami","worker",<sid>]
+          if (change.key.size() == 3 && change.key[2].type == kv::KeyPart::Type::kString)
+            Refresh(change.key[2].text);
+        },
+        [this](failed_atom, const std::string& sid, const std::string& reason) { Deactivate(sid, reason); },
+        [this](started_atom) -> int { return static_cast<int>(running.size()); },
+        [this](shutdown_atom) -> caf::result<bool> {
+          shutdown_reply = self->make_response_promise();
+          shutting_down = true;
+          if (running.empty()) {
+            FinishShutdown();
+            return shutdown_reply;
+          }
+          spdlog::info("stopping {} workers", running.size());
+          for (auto& [sid, worker] : running) Stop(worker);
+          return shutdown_reply;
+        },
+    };
+  }
+};
+
+caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<const WorkerEnvironment> env,
+                        std::vector<StoredWorker> initial) {
+  NodeState& st = self->state;
+  st.self = self;
+  st.env = std::move(env);
+  for (auto& w : initial) st.records[w.record.sid] = std::move(w.record);
+  return st.make_behavior();
+}
+
+}  // namespace
+
+caf::actor SpawnNode(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
+                     std::vector<StoredWorker> initial) {
+  return system.spawn(NodeActor, std::move(env), std::move(initial));
+}
+
+}  // namespace ami

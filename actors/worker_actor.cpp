@@ -1,1 +1,357 @@
-// placeholder: being written
+#include "actors/worker_actor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.h"
+#include "runtime/exec/priority_rules.h"
+#include "runtime/log/worker_log.h"
+
+namespace ami {
+
+std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& record) {
+  nlohmann::json c = {
+      {"network", env.network},
+      {"title", env.node_id},
+      {"nid", env.node_id},
+      {"sid", record.sid},
+      {"accountId", record.account_id ? nlohmann::json(*record.account_id) : nlohmann::json(nullptr)},
+      {"executionMode", ToString(record.execution_mode)},
+      {"priority", ToString(record.priority)},
+      {"mode", ToString(record.mode)},
+      {"scope", ToString(record.scope)},
+      {"workers", 1},
+      {"node", {{"id", env.node_id}}},
+  };
+  return c.dump();
+}
+
+namespace {
+
+// Fields whose change does not need the script restarted.
+bool SameExecution(WorkerRecord a, WorkerRecord b) {
+  a.note = b.note;
+  a.timestamp = b.timestamp;
+  a.version = b.version;
+  a.active = b.active;
+  return a == b;
+}
+
+struct WorkerState : js::Host {
+  caf::stateful_actor<WorkerState>* self = nullptr;
+  std::shared_ptr<const WorkerEnvironment> env;
+  caf::actor node;
+  std::shared_ptr<js::StopSwitch> stop_switch;
+  WorkerRecord record;
+  std::shared_ptr<WorkerLog> log;
+
+  std::unique_ptr<js::Engine> engine;
+  uint64_t engine_gen = 0;      // tags timers and KV replies: stale ones are dropped
+  uint64_t iterate_gen = 0;     // tags iteration timers
+  uint64_t stop_gen = 0;        // tags grace-period deadlines
+
+  RunQueue::SlotPtr slot;       // held only while running entries
+  bool slot_requested = false;
+  std::deque<std::function<void()>> ready;  // engine entries waiting for a run slot
+
+  bool stopping = false;
+  bool done = false;                        // quit() was called; ignore everything
+  std::optional<WorkerRecord> next_record;  // set while stopping for a reload
+  int consecutive_critical = 0;
+  int consecutive_network = 0;
+
+  static inline const char* name = "ami.worker";
+
+  // ---- js::Host ------------------------------------------------------------------
+  void Log(LogLevel level, std::string message) override {
+    if (log) log->Write(level, message);
+  }
+
+  void StartTimer(uint64_t id, std::chrono::milliseconds delay) override {
+    self->delayed_send(self, delay, timer_atom_v, engine_gen, id);
+  }
+
+  void StartKv(uint64_t id, js::KvRequest request) override {
+    const uint64_t gen = engine_gen;
+    const auto op = request.op;
+    self->request(*env->store, caf::infinite, kv_atom_v, std::move(request))
+        .then(
+            [this, gen, id](js::KvReply& reply) {
+              if (gen != engine_gen) return;
+              Enqueue([this, id, r = std::move(reply)]() mutable {
+                if (engine) engine->CompleteKv(id, std::move(r));
+              });
+            },
+            [this, gen, id, op](caf::error& err) {
+              if (gen != engine_gen) return;
+              js::KvReply reply;
+              reply.op = op;
+              reply.status = Status::IOError("store unavailable: " + caf::to_string(err));
+              Enqueue([this, id, r = std::move(reply)]() mutable {
+                if (engine) engine->CompleteKv(id, std::move(r));
+              });
+            });
+  }
+
+  double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->clock->Now())); }
+
+  // ---- running entries under a run slot --------------------------------------------
+  void Enqueue(std::function<void()> entry) {
+    if (done) return;
+    ready.push_back(std::move(entry));
+    if (slot) return;  // RunReady() is on the stack and will pick it up
+    if (slot_requested) return;
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    slot = env->run_queue->Acquire(record.priority, [me](RunQueue::SlotPtr granted) {
+      caf::anon_send<caf::message_priority::high>(me, slot_atom_v, std::move(granted));
+    });
+    if (slot) RunReady();
+    else slot_requested = true;
+  }
+
+  void RunReady() {
+    while (!ready.empty()) {
+      auto entry = std::move(ready.front());
+      ready.pop_front();
+      entry();
+    }
+    slot.reset();
+    if (engine && !done) {
+      if (auto outcome = engine->TakeOutcome()) OnCallSettled(*outcome);
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+  void Start() {
+    stopping = false;
+    consecutive_critical = consecutive_network = 0;
+    const int64_t now = WallMillis();
+    env->stats->Update(record.sid, [&](WorkerStats& s) {
+      s.started = now;
+      s.script_hash = ScriptHash(record.script);
+      s.is_running = true;
+      s.status = "running";
+      s.consecutive_errors = 0;
+    });
+    ++engine_gen;
+    // Making the isolate is CPU work too, so it waits for a run slot like any entry.
+    Enqueue([this] {
+      CreateEngine();
+      StartCall();
+    });
+  }
+
+  void CreateEngine() {
+    js::EngineOptions options;
+    options.heap_limit_bytes = env->limits.heap_bytes;
+    options.cpu_per_run = env->limits.cpu_per_run;
+    options.sid = record.sid;
+    options.node_id = env->node_id;
+    options.config_json = WorkerConfigJson(*env, record);
+    if (record.execution_mode == ExecutionMode::kLeader) {
+      // Single node: this node is its own majority and holds every lease, term 1.
+      options.leader_json = nlohmann::json{{"node", env->node_id}, {"term", 1}, {"expiresAt", nullptr}}.dump();
+    }
+    options.start_time_ms = static_cast<double>(env->node_start_ms);
+    options.stop_switch = stop_switch;
+    auto created = js::Engine::Create(options, this);
+    if (!created.ok()) return Fail("cannot start: " + created.status().message());
+    js::ScriptError error;
+    if (!(*created)->Load(record.script, &error).ok()) {
+      env->stats->Update(record.sid, [&](WorkerStats& s) {
+        ++s.errors;
+        ++s.critical_errors;
+        s.last_error = error.Describe();
+        s.last_error_type = ErrorClass::kCritical;
+      });
+      return Fail("cannot start: " + error.Describe());
+    }
+    engine = std::move(*created);
+    ++engine_gen;
+  }
+
+  void StartCall() {
+    if (stopping || done) return;
+    if (!engine) CreateEngine();  // after a heap-limit failure discarded the old one
+    if (engine && !engine->call_in_flight()) engine->StartCall();
+  }
+
+  void OnCallSettled(const js::CallOutcome& outcome) {
+    if (stopping) return Finish();
+    const int64_t now = WallMillis();
+    if (outcome.ok) {
+      consecutive_critical = consecutive_network = 0;
+    } else if (outcome.error.error_class == ErrorClass::kNetwork) {
+      ++consecutive_network;
+    } else {
+      ++consecutive_critical;
+    }
+    const std::string error_text = outcome.ok ? std::string() : outcome.error.Describe();
+    env->stats->Update(record.sid, [&](WorkerStats& s) {
+      ++s.executions;
+      s.last_run = now;
+      if (outcome.ok) {
+        s.consecutive_errors = 0;
+        return;
+      }
+      ++s.errors;
+      ++s.consecutive_errors;
+      s.last_error = error_text;
+      s.last_error_type = outcome.error.error_class;
+      if (outcome.error.error_class == ErrorClass::kNetwork) ++s.network_errors;
+      else ++s.critical_errors;
+    });
+    if (!outcome.ok) {
+      Log(outcome.error.error_class == ErrorClass::kNetwork ? LogLevel::kWarn : LogLevel::kError,
+          std::string(outcome.error.error_class == ErrorClass::kNetwork ? "network error: " : "error: ") +
+              error_text);
+    }
+    if (engine && engine->broken()) {
+      // A heap-limit failure leaves the isolate unusable; the next call gets a new one.
+      // The next iteration's entry makes a new one (see StartCall).
+      engine.reset();
+      ++engine_gen;
+    }
+
+    const int budget = ErrorBudget(record.priority);
+    if (!outcome.ok && outcome.error.error_class == ErrorClass::kCritical && consecutive_critical >= budget) {
+      return Fail("stopped after " + std::to_string(consecutive_critical) +
+                  " consecutive critical errors (budget for " + ToString(record.priority) +
+                  " priority); last: " + error_text);
+    }
+    if (outcome.ok && record.mode == WorkerMode::kSingle) {
+      Log(LogLevel::kInfo, "script returned; single-mode worker finished");
+      env->stats->Update(record.sid, [](WorkerStats& s) {
+        s.is_running = false;
+        s.status = "finished";
+      });
+      return Quit();
+    }
+    Millis delay = LoopDelay(record.priority);
+    std::string status = "running";
+    if (!outcome.ok) {
+      delay = outcome.error.error_class == ErrorClass::kNetwork
+                  ? Backoff(env->execution.network_backoff, consecutive_network)
+                  : Backoff(env->execution.critical_backoff, consecutive_critical);
+      status = "backing-off";
+    }
+    env->stats->Update(record.sid, [&](WorkerStats& s) { s.status = status; });
+    ScheduleNext(delay);
+  }
+
+  void ScheduleNext(Millis delay) {
+    ++iterate_gen;
+    self->delayed_send(self, delay, iterate_atom_v, iterate_gen);
+  }
+
+  void Fail(const std::string& message) {
+    Log(LogLevel::kError, message);
+    env->stats->Update(record.sid, [&](WorkerStats& s) {
+      s.is_running = false;
+      s.status = "failed";
+      if (!s.last_error) s.last_error = message;
+    });
+    self->send(node, failed_atom_v, record.sid, message);
+    Quit();
+  }
+
+  // Stop (next == nullopt) or reload (next = the new record).
+  void BeginStop(std::optional<WorkerRecord> next) {
+    next_record = std::move(next);
+    if (stopping) return;  // already on the way; the newest next_record wins
+    stopping = true;
+    ++iterate_gen;         // cancels the pending iteration timer
+    if (engine && engine->call_in_flight()) {
+      Enqueue([this] { if (engine) engine->Abort(); });
+      self->delayed_send(self, env->limits.stop_grace, deadline_atom_v, ++stop_gen);
+      return;
+    }
+    Finish();
+  }
+
+  void Finish() {
+    ready.clear();
+    engine.reset();
+    ++engine_gen;
+    stop_switch->Clear();
+    if (next_record) {
+      record = std::move(*next_record);
+      next_record.reset();
+      Log(LogLevel::kInfo, "reloading with the new script");
+      return Start();
+    }
+    env->stats->Update(record.sid, [](WorkerStats& s) {
+      s.is_running = false;
+      s.status = "stopped";
+    });
+    Quit();
+  }
+
+  void Quit() {
+    done = true;
+    ready.clear();
+    engine.reset();
+    ++engine_gen;
+    if (log) log->Flush();
+    self->quit();
+  }
+
+  caf::behavior make_behavior() {
+    return {
+        [this](iterate_atom, uint64_t gen) {
+          if (gen == iterate_gen && !stopping) Enqueue([this] { StartCall(); });
+        },
+        [this](slot_atom, RunQueue::SlotPtr granted) {
+          slot_requested = false;
+          slot = std::move(granted);
+          RunReady();
+        },
+        [this](timer_atom, uint64_t gen, uint64_t id) {
+          if (gen == engine_gen) Enqueue([this, id] { if (engine) engine->CompleteTimer(id); });
+        },
+        [this](stop_atom) { BeginStop(std::nullopt); },
+        [this](reload_atom, WorkerRecord& next) {
+          if (!stopping && SameExecution(record, next)) {
+            record = std::move(next);
+            stop_switch->Clear();
+            return;
+          }
+          BeginStop(std::move(next));
+        },
+        [this](deadline_atom, uint64_t gen) {
+          if (gen != stop_gen || !stopping) return;
+          Log(LogLevel::kWarn, "the script did not finish within the " +
+                                   std::to_string(env->limits.stop_grace.count()) +
+                                   " ms grace period; it was terminated");
+          Finish();
+        },
+    };
+  }
+};
+
+caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_ptr<const WorkerEnvironment> env,
+                          WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch) {
+  WorkerState& st = self->state;
+  st.self = self;
+  st.env = std::move(env);
+  st.node = std::move(node);
+  st.stop_switch = std::move(stop_switch);
+  st.record = std::move(record);
+  auto log = WorkerLog::Open(st.record.sid, st.env->log_dir, st.env->log);
+  if (log.ok()) st.log = *log;
+  else spdlog::error("worker {}: cannot open its log: {}", st.record.sid, log.status().message());
+  st.Start();
+  return st.make_behavior();
+}
+
+}  // namespace
+
+caf::actor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
+                       WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch) {
+  return system.spawn(WorkerActor, std::move(env), std::move(record), std::move(node), std::move(stop_switch));
+}
+
+}  // namespace ami

@@ -29,21 +29,25 @@ struct NodeSection {
 
 struct LeaseSection {
   Millis ttl{60000};
-  Millis renew{30000};
+  Millis renew{30000};                    // when only ttl is given: ttl / 2; always < ttl
 };
 
 // Parsed and checked now; the cluster protocols use it (single node when absent).
 struct ClusterSection {
   std::string name;
   std::string secret;                     // from `secret` or the env var in `secret_env`; never logged
-  std::string listen;                     // "host:port"
-  std::vector<std::string> peers;         // "host:port" each
+  std::string listen;                     // "host:port" (port 0 = any free port)
+  // "host:port" each. The file may list the whole cluster; the entry equal to `listen`
+  // is dropped, so this holds only the other nodes.
+  std::vector<std::string> peers;
   LeaseSection lease;
 };
 
 struct AdminSection {
-  std::string listen;                     // "host:port"
-  std::string token;                      // from `token` or `token_env`; never logged
+  std::string listen;                     // "host:port" (port 0 = any free port)
+  // From `token` or `token_env`; never logged. Empty = no authentication, which the
+  // loader only accepts when `listen` is a loopback address.
+  std::string token;
 };
 
 struct LimitsSection {
@@ -94,15 +98,20 @@ struct AccountSection {
 // declaration changes (a hash of the declaration is stored next to the record), so
 // changes made later through the admin API survive restarts.
 struct WorkerDeclaration {
-  std::string name;                       // `name`, unique in the file; sid = NameUuid(node.id + "/" + name) unless `sid` is given
+  std::string name;                       // `name`, unique in the file; sid = NameUuid(node.id + "/" + name) unless `sid` is given (then name = sid when absent)
   std::string template_id;                // `template:`; used by the plugins issue
-  WorkerRecord record;                    // fields from YAML (snake_case keys), active defaults to true
-  std::string source_hash;                // hash of the declaration as written
+  // Fields from YAML (snake_case keys); active defaults to true, nid = node.id, sid is
+  // set; script is empty when a template supplies it; note/timestamp are left for
+  // NewWorkerRecord to fill.
+  WorkerRecord record;
+  // SHA-256 hex of the declaration as written (keys and values, independent of layout,
+  // comments and key order), with script_file replaced by the file's text.
+  std::string source_hash;
   std::string where;                      // "file:line:col" of the declaration, for messages
 };
 
 struct Config {
-  std::filesystem::path file;             // where it was loaded from
+  std::filesystem::path file;             // where it was loaded from (absolute); ParseConfig: `name`
   NodeSection node;
   std::optional<ClusterSection> cluster;
   std::optional<AdminSection> admin;
@@ -115,14 +124,17 @@ struct Config {
   std::vector<WorkerDeclaration> workers;
 };
 
-// Parses "250ms", "10s", "1m", "2h", "1d" (or "1.5s").
+// Parses "250ms", "10s", "1m", "2h", "1d" (or "1.5s", "1h30m"); rounded to whole ms.
+// A plain number is an error: the unit is required.
 Result<Millis> ParseDuration(std::string_view text);
 // Parses "128MB", "64KiB", "1GB", "512" (bytes). KB/MB/GB and KiB/MiB/GiB are all
 // 1024-based, as operators usually mean them (128MB = 134217728 bytes).
 Result<uint64_t> ParseSize(std::string_view text);
 
-// Reads, parses and validates `file`. On failure the Status message holds one
-// "file:line:col: path: message" line per problem.
+// Reads, parses and validates `file`. On failure the Status (kInvalidArgument) message
+// holds one "file:line:col: path: message" line per problem, sorted by position; an
+// unreadable file gives kIOError "file: cannot read ...". Relative paths in the file
+// resolve against its directory. Secret values never appear in messages.
 Result<Config> LoadConfig(const std::filesystem::path& file);
 // Same, from text (`name` is used in messages; relative paths resolve against `base_dir`).
 Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name,

@@ -1,1 +1,200 @@
-// placeholder: being written
+#include "runtime/log/worker_log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <system_error>
+#include <unordered_map>
+
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
+#include <spdlog/details/thread_pool.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "runtime/base/clock.h"
+#include "runtime/log/rotating_sink.h"
+
+namespace ami {
+
+namespace {
+
+// Queue slots of the shared background thread (each ~300 bytes, preallocated).
+constexpr size_t kQueueSlots = 8192;
+constexpr uint64_t kNodeLogBytes = 10ull << 20;
+constexpr size_t kNodeLogBackups = 4;   // node.log + node.log.1 … .4
+
+spdlog::level::level_enum SpdLevel(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    case LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+spdlog::string_view_t View(const std::string& s) { return spdlog::string_view_t(s.data(), s.size()); }
+
+// All async loggers (every worker's and the node's) share one background thread.
+// Created on first use and also installed as spdlog's global pool when none is set, so
+// spdlog::create_async() elsewhere uses the same thread. It is destroyed after main()
+// returns; its destructor drains the queue first, so queued lines still reach the files.
+std::shared_ptr<spdlog::details::thread_pool> SharedPool() {
+  static const std::shared_ptr<spdlog::details::thread_pool> pool = [] {
+    auto p = std::make_shared<spdlog::details::thread_pool>(kQueueSlots, 1);
+    auto& registry = spdlog::details::registry::instance();
+    if (!registry.get_tp()) registry.set_tp(p);
+    return p;
+  }();
+  return pool;
+}
+
+// Open worker log files, so that two WorkerLogs of the same file (a hot reload overlapping
+// the old instance) share one sink rather than rotating the file behind each other's back.
+class SinkTable {
+ public:
+  std::shared_ptr<RotatingFileSink> Get(const std::filesystem::path& file, size_t max_bytes,
+                                        size_t backups) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(file, ec);
+    const std::string key = (ec ? file : abs).lexically_normal().string();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = sinks_.find(key); it != sinks_.end()) {
+      if (auto sink = it->second.lock()) return sink;
+    }
+    auto sink = std::make_shared<RotatingFileSink>(file, max_bytes, backups);  // may throw
+    sink->set_pattern("%v");
+    sinks_[key] = sink;
+    // Drop entries of closed files now and then (amortised O(1) per Open).
+    if (sinks_.size() > 2 * last_sweep_size_ + 64) {
+      std::erase_if(sinks_, [](const auto& entry) { return entry.second.expired(); });
+      last_sweep_size_ = sinks_.size();
+    }
+    return sink;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<RotatingFileSink>> sinks_;  // guarded by mu_
+  size_t last_sweep_size_ = 0;                                             // guarded by mu_
+};
+
+SinkTable& Sinks() {
+  static SinkTable* table = new SinkTable();   // never destroyed: used from destructors too
+  return *table;
+}
+
+bool IsSafeFileStem(const std::string& sid) {
+  return !sid.empty() && sid != "." && sid != ".." &&
+         sid.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<WorkerLog>> WorkerLog::Open(const std::string& sid,
+                                                   const std::filesystem::path& dir,
+                                                   const LogSection& settings) {
+  if (!IsSafeFileStem(sid))
+    return Status::InvalidArgument("worker log: \"" + sid + "\" can't be used as a file name");
+  if (settings.worker_file_bytes == 0)
+    return Status::InvalidArgument("log.worker_file_bytes: must be greater than 0");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("worker log: cannot create " + dir.string() + ": " + ec.message());
+
+  std::shared_ptr<WorkerLog> log(new WorkerLog());
+  log->sid_ = sid;
+  log->file_ = dir / (sid + ".log");
+  log->ring_capacity_ = static_cast<size_t>(std::max(0, settings.ring_lines));
+  const size_t backups = static_cast<size_t>(std::max(1, settings.worker_files) - 1);
+  try {
+    auto sink = Sinks().Get(log->file_, settings.worker_file_bytes, backups);
+    // Not registered with spdlog: no name clashes, nothing to drop, and the logger (with
+    // its file) goes away once the WorkerLog and any queued lines are gone.
+    auto logger = std::make_shared<spdlog::async_logger>(
+        "worker:" + sid, std::move(sink), SharedPool(), spdlog::async_overflow_policy::block);
+    logger->set_level(spdlog::level::trace);
+    // Every line is flushed by the background thread, so the file (which the log
+    // streaming API reads) is current within milliseconds.
+    logger->flush_on(spdlog::level::trace);
+    log->file_logger_ = std::move(logger);
+  } catch (const std::exception& e) {
+    return Status::IOError("worker log: cannot open " + log->file_.string() + ": " + e.what());
+  }
+  return log;
+}
+
+WorkerLog::~WorkerLog() {
+  if (file_logger_) {
+    file_logger_->flush();   // queued; the logger and its file close once it has run
+    file_logger_.reset();
+  }
+}
+
+void WorkerLog::Write(LogLevel level, std::string_view message) {
+  // One entry per call; a trailing newline would only add an empty line.
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r'))
+    message.remove_suffix(1);
+  const auto spd_level = SpdLevel(level);
+  {
+    std::lock_guard<std::mutex> lock(mu_);   // ring and file get the same order
+    std::string line = "[" + IsoTime(WallMillis()) + "] [" + ToString(level) + "] ";
+    line.append(message);
+    file_logger_->log(spd_level, View(line));
+    if (ring_capacity_ > 0) {
+      ring_.push_back(std::move(line));
+      while (ring_.size() > ring_capacity_) ring_.pop_front();
+    }
+  }
+  auto node = spdlog::default_logger();
+  if (node && node->should_log(spd_level)) {
+    std::string line = "worker " + sid_.substr(0, 8) + ": [" + ToString(level) + "] ";
+    line.append(message);
+    node->log(spd_level, View(line));
+  }
+}
+
+std::vector<std::string> WorkerLog::Recent(size_t max_lines) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t n = std::min(max_lines, ring_.size());
+  return std::vector<std::string>(ring_.end() - static_cast<std::ptrdiff_t>(n), ring_.end());
+}
+
+void WorkerLog::Flush() {
+  if (file_logger_) file_logger_->flush();
+}
+
+Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level) {
+  static const std::pair<const char*, spdlog::level::level_enum> kLevels[] = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err}};
+  std::optional<spdlog::level::level_enum> parsed;
+  for (const auto& [name, value] : kLevels)
+    if (level == name) parsed = value;
+  if (!parsed)
+    return Status::InvalidArgument("log.level: \"" + level +
+                                   "\" is not one of trace|debug|info|warn|error");
+
+  const auto dir = data_dir / "logs";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("node log: cannot create " + dir.string() + ": " + ec.message());
+  try {
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto file = std::make_shared<RotatingFileSink>(dir / "node.log", kNodeLogBytes, kNodeLogBackups);
+    spdlog::sinks_init_list sinks{console, file};
+    auto logger = std::make_shared<spdlog::async_logger>("ami", sinks, SharedPool(),
+                                                         spdlog::async_overflow_policy::block);
+    logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%eZ] [%^%l%$] %v", spdlog::pattern_time_type::utc);
+    logger->set_level(*parsed);
+    logger->flush_on(spdlog::level::warn);
+    spdlog::set_default_logger(std::move(logger));
+    spdlog::flush_every(std::chrono::seconds(1));
+  } catch (const std::exception& e) {
+    return Status::IOError("node log: cannot open " + (dir / "node.log").string() + ": " + e.what());
+  }
+  return Status::OK();
+}
+
+}  // namespace ami

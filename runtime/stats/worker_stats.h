@@ -36,6 +36,9 @@ struct WorkerStats {
 // The compat JSON of one worker: sid, started, uptime, executions, errors, networkErrors,
 // criticalErrors, consecutiveErrors, errorRate ("0.05%", "0%" without executions),
 // lastError, lastErrorType, lastRun, lastRunAgo, scriptHash, isRunning, status.
+// started/lastRun are ms since epoch or null; uptime = now - started (0 when not
+// started), lastRunAgo = now - lastRun (null without a run), both clamped at 0;
+// lastError/lastErrorType are null when unset.
 nlohmann::json StatsToJson(const WorkerStats& stats, int64_t now_ms);
 // "12.34%" = errors / executions x 100 with 2 decimals; "0%" when there are no executions.
 std::string ErrorRate(uint64_t errors, uint64_t executions);
@@ -52,7 +55,9 @@ class StatsRegistry {
   }
   void Remove(const std::string& sid);
   std::optional<WorkerStats> Get(const std::string& sid) const;
+  // Every worker's stats, ordered by sid.
   std::vector<WorkerStats> Snapshot() const;
+  // runningWorkers counts is_running, stoppedWorkers the rest; workers are ordered by sid.
   // {totalWorkers, runningWorkers, stoppedWorkers, totalExecutions, totalErrors,
   //  totalNetworkErrors, totalCriticalErrors, timestamp, workers:[...]}
   nlohmann::json SummaryJson(int64_t now_ms) const;

@@ -38,11 +38,19 @@ using Key = std::vector<KeyPart>;
 // Key from strings, e.g. MakeKey({"ami", "worker", sid}).
 Key MakeKey(std::initializer_list<std::string_view> parts);
 
+// OK unless a part is NaN (Deno.Kv refuses NaN keys; it has no place in the order).
+// Callers that accept keys from outside check this before EncodeKey().
+Status ValidateKey(const Key& key);
+// Precondition: ValidateKey(key).ok(); a NaN part still gets one canonical encoding.
+// Numbers keep their sign: -0 and +0 are different keys and -0 sorts first.
 std::string EncodeKey(const Key& key);
+// Rejects unknown tags, truncated parts, unterminated strings and NaN.
 Result<Key> DecodeKey(std::string_view encoded);
 
 // JSON for people and the admin API: strings and numbers as themselves, booleans as
-// booleans, bytes as {"$bytes": "<hex>"}, bigints as {"$bigint": "<decimal>"}.
+// booleans, bytes as {"$bytes": "<hex>"}, bigints as {"$bigint": "<decimal>"}, and
+// the numbers JSON cannot hold as {"$number": "Infinity" | "-Infinity"} (KeyToJson
+// also writes {"$number": "NaN"} so a message can show it; KeyFromJson refuses it).
 nlohmann::json KeyToJson(const Key& key);
 Result<Key> KeyFromJson(const nlohmann::json& json);
 // ["ami","worker","…"] as compact text, for messages.
@@ -50,6 +58,7 @@ std::string KeyToString(const Key& key);
 
 // Versionstamps are per-store, strictly increasing; 0 means "absent".
 // Shown as 20 hex digits, e.g. "00000000000000010000" (16 digits of sequence + "0000").
+// ParseVersionstamp accepts either hex case and requires the trailing "0000".
 std::string FormatVersionstamp(uint64_t versionstamp);
 Result<uint64_t> ParseVersionstamp(std::string_view text);
 

@@ -1,1 +1,624 @@
-// placeholder: being written
+#include "runtime/store/store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <system_error>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace ami::kv {
+
+// On-disk layout (schema version 1, kept in PRAGMA user_version):
+//
+//   kv(space, key, value, versionstamp, expires_at, hlc, origin, deleted)
+//     One row per (space, encoded key); WITHOUT ROWID so the primary key B-tree is
+//     the table and a List() is a single range scan in memcmp order of the encoded
+//     key. `value` is NULL for tombstones (deleted = 1). `expires_at` is wall epoch
+//     ms; `hlc` and `origin` are what replication will compare (last writer wins) and
+//     ship; `versionstamp` is this store's commit sequence, which is local to the
+//     node (a replicated write will get a fresh local versionstamp when applied).
+//   meta(name, value)    – free-form bookkeeping for the node (GetMeta/SetMeta).
+//   state(id = 0, versionstamp, hlc)
+//     The last versionstamp handed out and the highest hlc written, bumped in the
+//     same transaction as every commit so that versionstamps keep growing across
+//     reopen and, on open, the clock is fast-forwarded past what the file already
+//     holds (the wall clock may have stepped back while the node was down).
+//
+// Deletes in the network space leave tombstones so replication can tell "deleted"
+// from "never seen"; the local space is never replicated, so its deletes remove the
+// row outright instead of keeping garbage around for the grace period.
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr size_t kMaxKeyInMessage = 120;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE kv(
+  space INTEGER NOT NULL,
+  key BLOB NOT NULL,
+  value TEXT,
+  versionstamp INTEGER NOT NULL,
+  expires_at INTEGER,
+  hlc INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(space, key)) WITHOUT ROWID;
+CREATE INDEX kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX kv_tombstones ON kv(hlc) WHERE deleted = 1;
+CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE state(id INTEGER PRIMARY KEY CHECK (id = 0),
+                   versionstamp INTEGER NOT NULL, hlc INTEGER NOT NULL);
+INSERT INTO state(id, versionstamp, hlc) VALUES(0, 0, 0);
+PRAGMA user_version = 1;
+)sql";
+
+// Cached statements, prepared on first use and kept for the life of the store.
+enum Sql : size_t {
+  kBegin,
+  kCommit,
+  kRollback,
+  kGet,
+  kListAsc,
+  kListDesc,
+  kPut,
+  kRemove,
+  kBumpVersionstamp,
+  kReadVersionstamp,
+  kSweepExpired,
+  kSweepTombstones,
+  kGetMeta,
+  kSetMeta,
+  kSqlCount
+};
+
+// Visibility: a row is readable when it is not a tombstone and not expired at ?now.
+#define AMI_KV_VISIBLE "deleted = 0 AND (expires_at IS NULL OR expires_at > ?3)"
+constexpr std::array<const char*, kSqlCount> kSqlText = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT value, versionstamp, hlc, origin FROM kv WHERE space = ?1 AND key = ?2 AND " AMI_KV_VISIBLE,
+    "SELECT key, value, versionstamp, hlc, origin FROM kv WHERE space = ?1 AND key >= ?2 AND key < ?4 AND "
+    AMI_KV_VISIBLE " ORDER BY key ASC LIMIT ?5",
+    "SELECT key, value, versionstamp, hlc, origin FROM kv WHERE space = ?1 AND key >= ?2 AND key < ?4 AND "
+    AMI_KV_VISIBLE " ORDER BY key DESC LIMIT ?5",
+    "INSERT OR REPLACE INTO kv(space, key, value, versionstamp, expires_at, hlc, origin, deleted) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    "DELETE FROM kv WHERE space = ?1 AND key = ?2",
+    // Not one UPDATE … RETURNING: RETURNING buffers its rows in an ephemeral table
+    // whose page cache is allocated and freed on every call, which made each commit
+    // several times slower (glibc returned the memory to the kernel each time).
+    "UPDATE state SET versionstamp = versionstamp + 1, hlc = max(hlc, ?1) WHERE id = 0",
+    "SELECT versionstamp FROM state WHERE id = 0",
+    "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+    "DELETE FROM kv WHERE deleted = 1 AND hlc < ?1",
+    "SELECT value FROM meta WHERE name = ?1",
+    "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
+};
+#undef AMI_KV_VISIBLE
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// One use of a cached statement. Resetting on scope exit matters: a statement left
+// mid-step would keep a read transaction open and pin the WAL.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  // SQLITE_STATIC: every bound buffer outlives the statement's use.
+  void BindText(int i, std::string_view s) { sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC); }
+  // A null pointer would bind NULL rather than an empty blob.
+  void BindBlob(int i, std::string_view s) {
+    sqlite3_bind_blob(stmt_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+  int Step() { return sqlite3_step(stmt_); }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+int SpaceId(Space space) { return space == Space::kLocal ? 0 : 1; }
+
+// A key for messages: long keys are cut so a 2 KB key does not swamp the log line.
+std::string KeyForMessage(const Key& key) {
+  std::string s = KeyToString(key);
+  if (s.size() <= kMaxKeyInMessage) return s;
+  size_t cut = kMaxKeyInMessage;
+  while (cut > 0 && (static_cast<uint8_t>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return s.substr(0, cut) + "...";
+}
+
+// Checks a key given to a read or a write; `what` is the operation for the message.
+Status CheckKey(const Key& key, const std::string& encoded, const char* what) {
+  if (key.empty()) return Status::InvalidArgument(std::string(what) + " []: key is empty");
+  if (Status s = ValidateKey(key); !s.ok()) {
+    return Status::InvalidArgument(std::string(what) + " " + KeyForMessage(key) + ": " + s.message());
+  }
+  if (encoded.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument(std::string(what) + " " + KeyForMessage(key) + ": key is " +
+                                   std::to_string(encoded.size()) + " bytes encoded; the limit is " +
+                                   std::to_string(kMaxKeyBytes));
+  }
+  return Status::OK();
+}
+
+// Encoded keys of one atomic operation, in the order of its checks and mutations.
+struct EncodedKeys {
+  std::vector<std::string> checks;
+  std::vector<std::string> mutations;
+};
+
+// Everything Commit() refuses as kInvalidArgument, found before any SQL runs.
+Result<EncodedKeys> ValidateCommit(const std::vector<Check>& checks, const std::vector<Mutation>& mutations) {
+  EncodedKeys keys;
+  keys.checks.reserve(checks.size());
+  for (const Check& c : checks) {
+    keys.checks.push_back(EncodeKey(c.key));
+    if (Status s = CheckKey(c.key, keys.checks.back(), "check"); !s.ok()) return s;
+  }
+  keys.mutations.reserve(mutations.size());
+  for (const Mutation& m : mutations) {
+    const char* what = m.kind == Mutation::Kind::kSet ? "set" : "delete";
+    keys.mutations.push_back(EncodeKey(m.key));
+    if (Status s = CheckKey(m.key, keys.mutations.back(), what); !s.ok()) return s;
+    if (m.kind != Mutation::Kind::kSet) continue;
+    if (m.value.size() > kMaxValueBytes) {
+      return Status::InvalidArgument("set " + KeyForMessage(m.key) + ": value is " + std::to_string(m.value.size()) +
+                                     " bytes; the limit is " + std::to_string(kMaxValueBytes));
+    }
+    if (!nlohmann::json::accept(m.value)) {
+      return Status::InvalidArgument("set " + KeyForMessage(m.key) + ": value is not valid JSON");
+    }
+    if (m.expire_in_ms && *m.expire_in_ms < 0) {
+      return Status::InvalidArgument("set " + KeyForMessage(m.key) + ": expireIn is " +
+                                     std::to_string(*m.expire_in_ms) + " ms; it must not be negative");
+    }
+  }
+  return keys;
+}
+
+}  // namespace
+
+const char* ToString(Space space) { return space == Space::kLocal ? "local" : "network"; }
+
+struct Store::Impl {
+  std::filesystem::path file;
+  StoreOptions options;
+  std::unique_ptr<HybridClock> own_clock;
+  HybridClock* clock = nullptr;
+  DbPtr db;  // declared before stmts: statements are finalized before the close
+  std::array<StmtPtr, kSqlCount> stmts;
+
+  Status SqlError(const std::string& op) const {
+    return Status::IOError(op + ": " + sqlite3_errmsg(db.get()));
+  }
+
+  Result<sqlite3_stmt*> Prepare(Sql which) {
+    if (!stmts[which]) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v3(db.get(), kSqlText[which], -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+        return SqlError(std::string("prepare \"") + kSqlText[which] + "\"");
+      }
+      stmts[which].reset(raw);
+    }
+    return stmts[which].get();
+  }
+
+  // Runs a statement that returns no rows.
+  Status Exec(Sql which, const std::string& op) {
+    auto stmt = Prepare(which);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    if (s.Step() != SQLITE_DONE) return SqlError(op);
+    return Status::OK();
+  }
+
+  Status ExecScript(const char* sql, const std::string& op) {
+    char* err = nullptr;
+    if (sqlite3_exec(db.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errmsg(db.get());
+      sqlite3_free(err);
+      return Status::IOError(op + ": " + msg);
+    }
+    return Status::OK();
+  }
+
+  // A single-value PRAGMA query.
+  Result<std::string> Pragma(const char* sql, const std::string& op) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db.get(), sql, -1, &raw, nullptr) != SQLITE_OK) return SqlError(op);
+    StmtPtr owner(raw);
+    const int rc = sqlite3_step(raw);
+    if (rc == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(raw, 0);
+      return std::string(text ? reinterpret_cast<const char*>(text) : "");
+    }
+    if (rc == SQLITE_DONE) return std::string();
+    return SqlError(op);
+  }
+
+  Status OpenDb() {
+    const std::string where = "open store " + file.string();
+    if (file.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(file.parent_path(), ec);
+      if (ec) return Status::IOError(where + ": cannot create " + file.parent_path().string() + ": " + ec.message());
+    }
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    db.reset(raw);  // closes it on failure too
+    if (rc != SQLITE_OK) return Status::IOError(where + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+
+    // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on
+    // every commit, so a Commit() that returned is durable across power loss.
+    auto mode = Pragma("PRAGMA journal_mode=WAL", where);
+    if (!mode.ok()) return mode.status();
+    if (*mode != "wal") return Status::IOError(where + ": cannot switch to WAL mode (got \"" + *mode + "\")");
+    if (Status s = ExecScript("PRAGMA synchronous=FULL", where); !s.ok()) return s;
+
+    auto version = Pragma("PRAGMA user_version", where);
+    if (!version.ok()) return version.status();
+    const int v = std::atoi(version->c_str());
+    if (v == 0) {
+      if (Status s = ExecScript("BEGIN IMMEDIATE", where + ": create schema"); !s.ok()) return s;
+      // Another opener may have created it between our check and our lock.
+      auto again = Pragma("PRAGMA user_version", where);
+      Status s = again.status();
+      if (s.ok() && std::atoi(again->c_str()) == 0) s = ExecScript(kSchemaSql, where + ": create schema");
+      if (s.ok()) s = ExecScript("COMMIT", where + ": create schema");
+      if (!s.ok()) {
+        sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        return s;
+      }
+    } else if (v > kSchemaVersion) {
+      return Status::IOError(where + ": schema version " + std::to_string(v) +
+                             " was written by a newer AMI (this one knows " + std::to_string(kSchemaVersion) + ")");
+    }
+
+    sqlite3_stmt* raw_state = nullptr;
+    if (sqlite3_prepare_v2(db.get(), "SELECT hlc FROM state WHERE id = 0", -1, &raw_state, nullptr) != SQLITE_OK) {
+      return SqlError(where + ": read state");
+    }
+    StmtPtr state(raw_state);
+    if (sqlite3_step(raw_state) != SQLITE_ROW) return Status::IOError(where + ": the state row is missing");
+    clock->Observe(static_cast<uint64_t>(sqlite3_column_int64(raw_state, 0)));
+    return Status::OK();
+  }
+
+  // Visible versionstamp of a key, 0 when absent, expired or deleted.
+  Result<uint64_t> VisibleVersionstamp(int space, const std::string& encoded, int64_t now, const std::string& op) {
+    auto stmt = Prepare(kGet);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, space);
+    s.BindBlob(2, encoded);
+    s.Bind(3, now);
+    const int rc = s.Step();
+    if (rc == SQLITE_ROW) return static_cast<uint64_t>(s.Int(1));
+    if (rc == SQLITE_DONE) return uint64_t{0};
+    return SqlError(op);
+  }
+
+  // One atomic operation inside an open write transaction: checks first, so a
+  // failed check returns {ok:false} having written nothing; then one new
+  // versionstamp and hlc for all of its mutations.
+  Result<CommitResult> Apply(Space space, const std::vector<Check>& checks, const std::vector<Mutation>& mutations,
+                             const EncodedKeys& keys, int64_t now) {
+    const int space_id = SpaceId(space);
+    const std::string op = std::string("commit to ") + ToString(space);
+    for (size_t i = 0; i < checks.size(); ++i) {
+      auto current = VisibleVersionstamp(space_id, keys.checks[i], now, op + ": check " + KeyForMessage(checks[i].key));
+      if (!current.ok()) return current.status();
+      if (*current != checks[i].versionstamp) return CommitResult{false, 0};
+    }
+
+    // The sequence lives in the file and is bumped inside the transaction, so it
+    // survives reopen and a rolled-back commit does not consume a number.
+    const uint64_t hlc = clock->Now();
+    uint64_t versionstamp = 0;
+    {
+      auto bump = Prepare(kBumpVersionstamp);
+      if (!bump.ok()) return bump.status();
+      Stmt s(*bump);
+      s.Bind(1, static_cast<int64_t>(hlc));
+      if (s.Step() != SQLITE_DONE) return SqlError(op + ": next versionstamp");
+    }
+    {
+      auto read = Prepare(kReadVersionstamp);
+      if (!read.ok()) return read.status();
+      Stmt s(*read);
+      if (s.Step() != SQLITE_ROW) return SqlError(op + ": next versionstamp");
+      versionstamp = static_cast<uint64_t>(s.Int(0));
+    }
+    for (size_t i = 0; i < mutations.size(); ++i) {
+      const Mutation& m = mutations[i];
+      const bool set = m.kind == Mutation::Kind::kSet;
+      const std::string what = op + ": " + (set ? "set " : "delete ") + KeyForMessage(m.key);
+      if (!set && space == Space::kLocal) {
+        auto stmt = Prepare(kRemove);
+        if (!stmt.ok()) return stmt.status();
+        Stmt s(*stmt);
+        s.Bind(1, space_id);
+        s.BindBlob(2, keys.mutations[i]);
+        if (s.Step() != SQLITE_DONE) return SqlError(what);
+        continue;
+      }
+      auto stmt = Prepare(kPut);
+      if (!stmt.ok()) return stmt.status();
+      Stmt s(*stmt);
+      s.Bind(1, space_id);
+      s.BindBlob(2, keys.mutations[i]);
+      if (set) {
+        s.BindText(3, m.value);
+      } else {
+        s.BindNull(3);
+      }
+      s.Bind(4, static_cast<int64_t>(versionstamp));
+      if (set && m.expire_in_ms) {
+        s.Bind(5, now + *m.expire_in_ms);
+      } else {
+        s.BindNull(5);
+      }
+      s.Bind(6, static_cast<int64_t>(hlc));
+      s.BindText(7, options.node_id);
+      s.Bind(8, set ? 0 : 1);
+      if (s.Step() != SQLITE_DONE) return SqlError(what);
+    }
+    return CommitResult{true, versionstamp};
+  }
+
+  // Rolls back on scope exit unless Commit() succeeded: every early return inside
+  // a write leaves the database as it was.
+  class Transaction {
+   public:
+    explicit Transaction(Impl* impl) : impl_(impl) {}
+    ~Transaction() {
+      if (open_ && !sqlite3_get_autocommit(impl_->db.get())) (void)impl_->Exec(kRollback, "rollback");
+    }
+    Status Begin(const std::string& op) {
+      Status s = impl_->Exec(kBegin, op + ": begin");
+      open_ = s.ok();
+      return s;
+    }
+    Status Commit(const std::string& op) {
+      Status s = impl_->Exec(kCommit, op + ": commit");
+      if (s.ok()) open_ = false;
+      return s;
+    }
+
+   private:
+    Impl* impl_;
+    bool open_ = false;
+  };
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() {
+  // Lets SQLite refresh planner statistics for long-lived stores; cheap when idle.
+  if (impl_ && impl_->db) sqlite3_exec(impl_->db.get(), "PRAGMA optimize", nullptr, nullptr, nullptr);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& file, StoreOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->file = file;
+  impl->options = std::move(options);
+  if (impl->options.clock) {
+    impl->clock = impl->options.clock;
+  } else {
+    impl->own_clock = std::make_unique<HybridClock>();
+    impl->clock = impl->own_clock.get();
+  }
+  if (Status s = impl->OpenDb(); !s.ok()) return s;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::optional<Entry>> Store::Get(Space space, const Key& key) {
+  const std::string encoded = EncodeKey(key);
+  if (Status s = CheckKey(key, encoded, "get"); !s.ok()) return s;
+  auto stmt = impl_->Prepare(kGet);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.Bind(1, SpaceId(space));
+  s.BindBlob(2, encoded);
+  s.Bind(3, WallMillis());
+  const int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<Entry>();
+  if (rc != SQLITE_ROW) return impl_->SqlError(std::string("get ") + ToString(space) + " " + KeyForMessage(key));
+  Entry entry;
+  entry.key = key;
+  entry.value = s.Text(0);
+  entry.versionstamp = static_cast<uint64_t>(s.Int(1));
+  entry.hlc = static_cast<uint64_t>(s.Int(2));
+  entry.origin = s.Text(3);
+  return std::optional<Entry>(std::move(entry));
+}
+
+Result<std::vector<Entry>> Store::List(Space space, const ListOptions& options) {
+  for (const Key* k : {&options.prefix, options.start ? &*options.start : nullptr, options.end ? &*options.end : nullptr}) {
+    if (!k) continue;
+    if (Status s = ValidateKey(*k); !s.ok()) {
+      return Status::InvalidArgument("list " + KeyForMessage(*k) + ": " + s.message());
+    }
+  }
+  // The range is [lower, upper) over encoded keys. Keys strictly extending the
+  // prefix P are exactly those in [P + 0x00, P + 0xFF): every extension continues P
+  // with a type tag (0x01..0x06), and no key is P itself followed by 0x00 or 0xFF.
+  const std::string prefix = EncodeKey(options.prefix);
+  std::string lower = prefix + '\0';
+  std::string upper = prefix + '\xFF';
+  if (options.start) {
+    std::string start = EncodeKey(*options.start);
+    if (start > lower) lower = std::move(start);
+  }
+  if (options.end) {
+    std::string end = EncodeKey(*options.end);
+    if (end < upper) upper = std::move(end);
+  }
+  std::vector<Entry> entries;
+  if (lower >= upper) return entries;
+
+  auto stmt = impl_->Prepare(options.reverse ? kListDesc : kListAsc);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.Bind(1, SpaceId(space));
+  s.BindBlob(2, lower);
+  s.Bind(3, WallMillis());
+  s.BindBlob(4, upper);
+  s.Bind(5, options.limit == 0 ? -1 : static_cast<int64_t>(options.limit));
+  const std::string op = std::string("list ") + ToString(space) + " " + KeyForMessage(options.prefix);
+  for (;;) {
+    const int rc = s.Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return impl_->SqlError(op);
+    auto key = DecodeKey(s.Text(0));
+    if (!key.ok()) return Status::IOError(op + ": corrupt key in the store: " + key.status().message());
+    Entry entry;
+    entry.key = std::move(key).value();
+    entry.value = s.Text(1);
+    entry.versionstamp = static_cast<uint64_t>(s.Int(2));
+    entry.hlc = static_cast<uint64_t>(s.Int(3));
+    entry.origin = s.Text(4);
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Result<CommitResult> Store::Commit(Space space, const std::vector<Check>& checks,
+                                   const std::vector<Mutation>& mutations) {
+  // Validate everything before touching the database: a bad mutation must not
+  // leave half a commit behind, and must not cost a transaction.
+  auto keys = ValidateCommit(checks, mutations);
+  if (!keys.ok()) return keys.status();
+  const std::string op = std::string("commit to ") + ToString(space);
+  Impl::Transaction txn(impl_.get());
+  if (Status s = txn.Begin(op); !s.ok()) return s;
+  auto result = impl_->Apply(space, checks, mutations, *keys, WallMillis());
+  if (!result.ok() || !result->ok) return result;  // txn rolls back (a failed check wrote nothing anyway)
+  if (Status s = txn.Commit(op); !s.ok()) return s;
+  return result;
+}
+
+Result<std::vector<Result<CommitResult>>> Store::CommitBatch(const std::vector<AtomicOperation>& operations) {
+  std::vector<Result<CommitResult>> results;
+  results.reserve(operations.size());
+  std::vector<std::optional<EncodedKeys>> keys(operations.size());
+  bool any_valid = false;
+  for (size_t i = 0; i < operations.size(); ++i) {
+    auto encoded = ValidateCommit(operations[i].checks, operations[i].mutations);
+    if (encoded.ok()) {
+      keys[i] = std::move(encoded).value();
+      any_valid = true;
+      results.emplace_back(CommitResult{});
+    } else {
+      results.emplace_back(encoded.status());
+    }
+  }
+  if (!any_valid) return results;
+
+  const std::string op = "commit batch of " + std::to_string(operations.size());
+  const int64_t now = WallMillis();
+  Impl::Transaction txn(impl_.get());
+  if (Status s = txn.Begin(op); !s.ok()) return s;
+  for (size_t i = 0; i < operations.size(); ++i) {
+    if (!keys[i]) continue;
+    const AtomicOperation& o = operations[i];
+    auto result = impl_->Apply(o.space, o.checks, o.mutations, *keys[i], now);
+    // A SQLite failure fails the whole batch: the transaction rolls back.
+    if (!result.ok()) return result.status();
+    results[i] = std::move(result);
+  }
+  if (Status s = txn.Commit(op); !s.ok()) return s;
+  return results;
+}
+
+Result<uint64_t> Store::Set(Space space, const Key& key, std::string value, std::optional<int64_t> expire_in_ms) {
+  std::vector<Mutation> mutations(1);
+  mutations[0].kind = Mutation::Kind::kSet;
+  mutations[0].key = key;
+  mutations[0].value = std::move(value);
+  mutations[0].expire_in_ms = expire_in_ms;
+  auto result = Commit(space, {}, mutations);
+  if (!result.ok()) return result.status();
+  return result->versionstamp;
+}
+
+Result<uint64_t> Store::Delete(Space space, const Key& key) {
+  std::vector<Mutation> mutations(1);
+  mutations[0].kind = Mutation::Kind::kDelete;
+  mutations[0].key = key;
+  auto result = Commit(space, {}, mutations);
+  if (!result.ok()) return result.status();
+  return result->versionstamp;
+}
+
+Result<size_t> Store::SweepExpired() {
+  const std::string op = "sweep expired entries";
+  const int64_t now = WallMillis();
+  // Tombstones are aged by the wall part of their hlc, the time of the delete.
+  const int64_t cutoff_ms = now - static_cast<int64_t>(impl_->options.tombstone_grace.count());
+  const int64_t cutoff_hlc = cutoff_ms <= 0 ? 0 : static_cast<int64_t>(static_cast<uint64_t>(cutoff_ms) << 16);
+  Impl::Transaction txn(impl_.get());
+  if (Status s = txn.Begin(op); !s.ok()) return s;
+  size_t removed = 0;
+  for (auto [which, bound] : {std::pair{kSweepExpired, now}, std::pair{kSweepTombstones, cutoff_hlc}}) {
+    auto stmt = impl_->Prepare(which);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, bound);
+    if (s.Step() != SQLITE_DONE) return impl_->SqlError(op);
+    removed += static_cast<size_t>(sqlite3_changes(impl_->db.get()));
+  }
+  if (Status s = txn.Commit(op); !s.ok()) return s;
+  return removed;
+}
+
+Result<std::optional<std::string>> Store::GetMeta(const std::string& name) {
+  auto stmt = impl_->Prepare(kGetMeta);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.BindText(1, name);
+  const int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return impl_->SqlError("get meta \"" + name + "\"");
+  return std::optional<std::string>(s.Text(0));
+}
+
+Status Store::SetMeta(const std::string& name, const std::string& value) {
+  auto stmt = impl_->Prepare(kSetMeta);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.BindText(1, name);
+  s.BindText(2, value);
+  if (s.Step() != SQLITE_DONE) return impl_->SqlError("set meta \"" + name + "\"");
+  return Status::OK();
+}
+
+}  // namespace ami::kv

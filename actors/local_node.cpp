@@ -1,0 +1,176 @@
+#include "actors/local_node.h"
+
+#include <caf/all.hpp>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/messages.h"
+#include "actors/node_actor.h"
+#include "actors/store_actor.h"
+#include "runtime/node/worker_catalog.h"
+
+namespace ami {
+
+struct LocalNode::Impl {
+  Config config;
+  int slots = 1;
+  std::shared_ptr<HybridClock> clock = std::make_shared<HybridClock>();
+  // CAF 0.17's actor_system keeps a reference to its config, and detached actors' threads
+  // still read it while they wind down, so the config outlives the system.
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> system;
+  caf::actor store;
+  caf::actor node;
+  std::shared_ptr<WorkerEnvironment> env;
+  bool stopped = false;
+};
+
+LocalNode::LocalNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LocalNode::~LocalNode() {
+  if (!impl_->stopped) Shutdown(impl_->config.limits.stop_grace + std::chrono::seconds(5));
+}
+
+Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::vector<std::string>* startup_log) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+
+  kv::StoreOptions store_options;
+  store_options.node_id = config.node.id;
+  store_options.clock = impl->clock.get();
+  auto store = kv::Store::Open(config.node.data_dir / "node.db", store_options);
+  if (!store.ok()) return Status::IOError("cannot open the store: " + store.status().message());
+  auto actions = ApplyDeclarations(**store, config, WallMillis());
+  if (!actions.ok()) return Status(actions.status());
+  std::vector<std::string> warnings;
+  auto records = LoadWorkerRecords(**store, &warnings);
+  if (!records.ok()) return Status::IOError("cannot read worker records: " + records.status().message());
+  if (startup_log) {
+    startup_log->insert(startup_log->end(), actions->begin(), actions->end());
+    startup_log->insert(startup_log->end(), warnings.begin(), warnings.end());
+  }
+
+  js::InitializeV8();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl->slots = config.execution.run_slots > 0 ? config.execution.run_slots : cores;
+
+  impl->cfg = std::make_unique<caf::actor_system_config>();
+  impl->cfg->add_message_types<caf::id_block::ami>();
+  // One scheduler thread more than run slots, so node and store traffic is never stuck
+  // behind running scripts; a bounded throughput keeps actors fair.
+  impl->cfg->set("scheduler.max-threads", impl->slots + 1);
+  impl->cfg->set("scheduler.max-throughput", 100);
+  impl->cfg->set("logger.verbosity", caf::atom("quiet"));
+  impl->system = std::make_unique<caf::actor_system>(*impl->cfg);
+  impl->store = SpawnStoreActor(*impl->system, std::move(*store));
+
+  auto env = std::make_shared<WorkerEnvironment>();
+  env->node_id = config.node.id;
+  env->network = config.cluster ? config.cluster->name : "local";
+  env->store = &impl->store;
+  env->run_queue = RunQueue::Create({impl->slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
+  env->stats = std::make_shared<StatsRegistry>();
+  env->clock = impl->clock;
+  env->limits = config.limits;
+  env->execution = config.execution;
+  env->log = config.log;
+  env->log_dir = config.node.data_dir / "logs" / "workers";
+  env->node_start_ms = WallMillis();
+  impl->env = env;
+  impl->node = SpawnNode(*impl->system, env, std::move(*records));
+  return std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
+}
+
+Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
+  if (impl_->stopped) return Status::OK();
+  impl_->stopped = true;
+  Status status;
+  {
+    caf::scoped_actor self{*impl_->system};
+    self->request(impl_->node, timeout, shutdown_atom_v)
+        .receive([](bool) {},
+                 [&](caf::error& err) {
+                   status = Status::Aborted("workers did not stop in time: " + caf::to_string(err));
+                 });
+    self->send_exit(impl_->node, caf::exit_reason::user_shutdown);
+    self->send_exit(impl_->store, caf::exit_reason::user_shutdown);
+  }
+  impl_->node = nullptr;
+  impl_->store = nullptr;
+  impl_->system.reset();  // waits for every actor to finish
+  return status;
+}
+
+const Config& LocalNode::config() const { return impl_->config; }
+StatsRegistry& LocalNode::stats() { return *impl_->env->stats; }
+RunQueue& LocalNode::run_queue() { return *impl_->env->run_queue; }
+caf::actor_system& LocalNode::system() { return *impl_->system; }
+int LocalNode::run_slots() const { return impl_->slots; }
+
+Result<js::KvReply> LocalNode::Kv(js::KvRequest request) {
+  caf::scoped_actor self{*impl_->system};
+  Result<js::KvReply> out = Status::Internal("no reply");
+  self->request(impl_->store, std::chrono::seconds(30), kv_atom_v, std::move(request))
+      .receive([&](js::KvReply& reply) { out = std::move(reply); },
+               [&](caf::error& err) { out = Status::IOError("store: " + caf::to_string(err)); });
+  return out;
+}
+
+Status LocalNode::PutWorker(const WorkerRecord& record) {
+  Status valid = ValidateRecord(record);
+  if (!valid.ok()) return valid;
+  js::ScriptError error;
+  if (!js::Engine::CheckSyntax(record.script, &error).ok())
+    return Status::InvalidArgument("script: " + error.Describe());
+  js::KvRequest put;
+  put.op = js::KvRequest::Op::kCommit;
+  put.space = SpaceOf(record);
+  put.mutations.push_back(
+      kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(record.sid), RecordToStoredValue(record).dump(), std::nullopt});
+  auto reply = Kv(std::move(put));
+  if (!reply.ok()) return reply.status();
+  return reply->status;
+}
+
+Status LocalNode::DeleteWorker(const std::string& sid) {
+  for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
+    js::KvRequest del;
+    del.op = js::KvRequest::Op::kCommit;
+    del.space = space;
+    del.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kDelete, WorkerKey(sid), {}, std::nullopt});
+    auto reply = Kv(std::move(del));
+    if (!reply.ok()) return reply.status();
+    if (!reply->status.ok()) return reply->status;
+  }
+  return Status::OK();
+}
+
+Result<std::optional<WorkerRecord>> LocalNode::GetWorker(const std::string& sid) {
+  for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
+    js::KvRequest get;
+    get.op = js::KvRequest::Op::kGet;
+    get.space = space;
+    get.key = WorkerKey(sid);
+    auto reply = Kv(std::move(get));
+    if (!reply.ok()) return reply.status();
+    if (!reply->status.ok()) return reply->status;
+    if (!reply->entry) continue;
+    auto json = nlohmann::json::parse(reply->entry->value, nullptr, false);
+    if (json.is_discarded()) return Status::Internal("worker " + sid + ": stored value is not JSON");
+    auto record = RecordFromStoredValue(json);
+    if (!record.ok()) return record.status();
+    return std::optional<WorkerRecord>(std::move(*record));
+  }
+  return std::optional<WorkerRecord>();
+}
+
+int LocalNode::RunningWorkers() {
+  caf::scoped_actor self{*impl_->system};
+  int n = -1;
+  self->request(impl_->node, std::chrono::seconds(30), started_atom_v)
+      .receive([&](int count) { n = count; }, [&](caf::error&) {});
+  return n;
+}
+
+}  // namespace ami

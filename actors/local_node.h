@@ -1,0 +1,65 @@
+// A whole node inside this process: store, actor system, store actor, node actor and
+// what the workers share. amid runs exactly one; tests and benchmarks start their own,
+// so they exercise the same code paths as the daemon.
+//
+// The blocking helpers (Kv, PutWorker, GetWorker) are for tools and tests running on
+// their own threads; actors never call them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/status.h"
+#include "runtime/config/config.h"
+#include "runtime/exec/run_queue.h"
+#include "runtime/js/engine.h"
+#include "runtime/model/worker_record.h"
+#include "runtime/stats/worker_stats.h"
+
+namespace caf {
+class actor_system;
+class actor;
+}  // namespace caf
+
+namespace ami {
+
+class LocalNode {
+ public:
+  // Opens the store in config.node.data_dir, applies declared workers, starts the actor
+  // system and the node; workers whose records are active start right away.
+  // `startup_log` (optional) receives the lines worth telling the operator.
+  static Result<std::unique_ptr<LocalNode>> Start(const Config& config,
+                                                  std::vector<std::string>* startup_log = nullptr);
+  ~LocalNode();  // Shutdown() with the configured grace if still running
+  LocalNode(const LocalNode&) = delete;
+  LocalNode& operator=(const LocalNode&) = delete;
+
+  // Stops every worker gracefully (abort, grace period, terminate) and the actors.
+  // kAborted when workers did not stop within `timeout`.
+  Status Shutdown(std::chrono::milliseconds timeout);
+
+  const Config& config() const;
+  StatsRegistry& stats();
+  RunQueue& run_queue();
+  caf::actor_system& system();
+  int run_slots() const;
+
+  // --- blocking helpers ---
+  Result<js::KvReply> Kv(js::KvRequest request);
+  // Writes a record (after ValidateRecord); the node reconciles: starts, reloads or stops.
+  Status PutWorker(const WorkerRecord& record);
+  Status DeleteWorker(const std::string& sid);
+  Result<std::optional<WorkerRecord>> GetWorker(const std::string& sid);
+  // Worker actors alive on this node.
+  int RunningWorkers();
+
+ private:
+  struct Impl;
+  explicit LocalNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ami

@@ -1,0 +1,150 @@
+// The paper exchange: a simulated spot exchange behind the CCXT interface.
+//
+// - Markets BTC/USDT, ETH/USDT, SOL/USDT (more via options) with tick-size precision
+//   and min amount / min cost limits. Prices follow PriceProcess (deterministic in
+//   seed and time); bid/ask = mid ∓ spread/2, rounded outward to the price tick.
+// - Market orders fill at once at the ask (buy) or bid (sell), taker fee. Limit orders
+//   that cross the book on arrival fill the same way; others rest (reserving funds) and
+//   fill at their limit price, maker fee, on the first tick whose last price reaches
+//   them — also ticks that passed while the exchange was not running. Fills are whole.
+// - Fees are charged in the currency received (base on buys, quote on sells).
+// - Balances per account (CallContext::account_id, "" = "default") start from
+//   `starting_balances`; `used` is what open orders reserve.
+// - params.clientOrderId makes createOrder idempotent per account; fetchOrder and
+//   cancelOrder also find orders by params.clientOrderId.
+// - Fencing: a call whose term is lower than the highest seen for its worker fails with
+//   ExchangeError "stale fencing term A < B ..."; term 0 is unfenced.
+// - State goes to <data_dir>/paper-<exchange_id>.json after every change (atomic
+//   rename), so a restart loses nothing.
+// - Faults: latency_ms, network_error_rate (NetworkError, nothing happened) and
+//   timeout_rate (RequestTimeout, but the call DID take effect — as a lost response).
+// - Thread-safe: one mutex around the state; latency is spent outside it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ami/plugin/connector_base.h"
+#include "paper_options.h"
+#include "paper_state.h"
+#include "price_process.h"
+
+namespace ami::paper {
+
+inline constexpr const char* kPaperVersion = "1.0.0";
+
+class PaperExchange final : public plugin::ConnectorBase {
+ public:
+  // nullptr (and `error`) when the state file exists but cannot be read.
+  static std::unique_ptr<PaperExchange> Create(PaperOptions options, std::string& error);
+
+ protected:
+  std::string id() const override { return "paper"; }
+  std::string name() const override;
+  std::string version() const override { return kPaperVersion; }
+  Json has() const override;
+  std::vector<plugin::ExtensionMethod> extensions() const override;
+  Json describeExtra() const override;
+  void beforeCall(const Ctx& ctx, const std::string& method) override;
+  void afterCall(const Ctx& ctx, const std::string& method, Json& result) override;
+
+  Json loadMarkets(const Ctx&, bool reload, const Json& params) override;
+  Json fetchMarkets(const Ctx&, const Json& params) override;
+  Json fetchTicker(const Ctx&, const std::string& symbol, const Json& params) override;
+  Json fetchTickers(const Ctx&, const std::optional<std::vector<std::string>>& symbols,
+                    const Json& params) override;
+  Json fetchOrderBook(const Ctx&, const std::string& symbol, std::optional<std::int64_t> limit,
+                      const Json& params) override;
+  Json fetchTrades(const Ctx&, const std::string& symbol, std::optional<std::int64_t> since,
+                   std::optional<std::int64_t> limit, const Json& params) override;
+  Json fetchOHLCV(const Ctx&, const std::string& symbol, const std::string& timeframe,
+                  std::optional<std::int64_t> since, std::optional<std::int64_t> limit,
+                  const Json& params) override;
+  Json fetchBalance(const Ctx&, const Json& params) override;
+  Json createOrder(const Ctx&, const std::string& symbol, const std::string& type,
+                   const std::string& side, double amount, std::optional<double> price,
+                   const Json& params) override;
+  Json cancelOrder(const Ctx&, const std::string& id, const std::optional<std::string>& symbol,
+                   const Json& params) override;
+  Json cancelAllOrders(const Ctx&, const std::optional<std::string>& symbol,
+                       const Json& params) override;
+  Json fetchOrder(const Ctx&, const std::string& id, const std::optional<std::string>& symbol,
+                  const Json& params) override;
+  Json fetchOrders(const Ctx&, const std::optional<std::string>& symbol,
+                   std::optional<std::int64_t> since, std::optional<std::int64_t> limit,
+                   const Json& params) override;
+  Json fetchOpenOrders(const Ctx&, const std::optional<std::string>& symbol,
+                       std::optional<std::int64_t> since, std::optional<std::int64_t> limit,
+                       const Json& params) override;
+  Json fetchClosedOrders(const Ctx&, const std::optional<std::string>& symbol,
+                         std::optional<std::int64_t> since, std::optional<std::int64_t> limit,
+                         const Json& params) override;
+  Json fetchMyTrades(const Ctx&, const std::optional<std::string>& symbol,
+                     std::optional<std::int64_t> since, std::optional<std::int64_t> limit,
+                     const Json& params) override;
+  Json CallExtension(const Ctx&, const std::string& method,
+                     const plugin::CallArgs& args) override;
+
+ private:
+  struct Market {
+    MarketSpec spec;
+    PriceProcess process;
+  };
+  struct Quote {
+    double bid, ask, last;
+  };
+  class Txn;   // holds the lock for one call; enters (fencing, fills) and persists
+
+  explicit PaperExchange(PaperOptions options);
+
+  // All *Locked members need mu_ held (a Txn).
+  void EnterLocked(const Ctx& ctx);
+  void SaveLocked(bool throw_on_error);
+  std::int64_t NowLocked() const;
+  std::int64_t StepOf(std::int64_t ms) const;
+  const Market& FindMarket(const std::string& symbol) const;   // BadSymbol
+  double MidLocked(const Market& m, std::int64_t step) const;
+  Quote QuoteLocked(const Market& m, std::int64_t step) const;
+  void AdvanceLocked();                                 // fills resting orders up to now_
+  void FillRestingLocked(const Market& m, std::int64_t step, double last);
+  void FillLocked(Order& o, double price, bool taker, std::int64_t ts);
+  std::string AccountKey(const Ctx& ctx) const;
+  Account& AccountLocked(const Ctx& ctx);               // creates with starting balances
+  double UsedLocked(const std::string& account, const std::string& currency) const;
+  double FreeLocked(const std::string& account, const std::string& currency) const;
+  Order* FindOrderLocked(const std::string& account, const std::string& id,
+                         const Json& params);
+  void TrimLocked(const std::string& account);
+  std::vector<const Order*> SelectOrdersLocked(const std::string& account,
+                                               const std::optional<std::string>& symbol,
+                                               const char* status_filter) const;
+  double Roll();                                        // deterministic fault dice
+
+  Json MarketJson(const Market& m) const;
+  Json TickerJsonLocked(const Market& m) const;
+  Json OrderJsonLocked(const Order& o) const;
+  Json TradeJson(const Trade& t) const;
+  Json BalanceJsonLocked(const std::string& account) const;
+  Json OrderListLocked(std::vector<const Order*> orders, std::optional<std::int64_t> since,
+                       std::optional<std::int64_t> limit) const;
+
+  PaperOptions options_;
+  std::vector<Market> markets_;
+  std::map<std::string, std::size_t, std::less<>> market_index_;
+  std::filesystem::path state_file_;
+
+  mutable std::mutex mu_;
+  State state_;
+  bool dirty_ = false;
+  std::int64_t now_ = 0;   // time of the current call (under mu_)
+  std::atomic<std::uint64_t> fault_counter_{0};
+};
+
+}  // namespace ami::paper

@@ -1,0 +1,169 @@
+// The JavaScript engine of one worker: a V8 isolate with one context, the script API
+// installed, and the worker's script compiled as the body of an async function.
+//
+// Threading: an Engine is used by one owner (its worker actor) at a time, but that owner
+// may run on any thread; every entry takes the isolate's v8::Locker. Only Terminate()
+// may be called from another thread.
+//
+// Asynchrony: the engine never blocks. When a script awaits something the host must do
+// (a timer, a KV operation), the engine calls the Host with a request id and returns;
+// the host later calls the matching Complete*() with the reply, which resolves the
+// promise and runs the microtask checkpoint. When the call's promise settles,
+// TakeOutcome() reports success or the error.
+//
+// Limits: every entry (StartCall, Complete*, Abort) runs under a CPU watchdog
+// (EngineOptions::cpu_per_run) and the isolate has a heap cap enforced with V8's
+// near-heap-limit callback; breaking either fails the current call with a clear error
+// and never takes the process down. After a heap-limit failure the engine is broken():
+// throw it away and create a new one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/base/status.h"
+#include "runtime/log/log_level.h"
+#include "runtime/stats/worker_stats.h"
+#include "runtime/store/store.h"
+
+namespace ami::js {
+
+// Initialises V8 once per process (platform, flags). Thread-safe; later calls do nothing.
+void InitializeV8();
+
+// Lets the node end a worker's JavaScript when a stop or reload outlives its grace
+// period, even while the worker's actor is busy inside a long synchronous run. The node
+// calls RequestStop(grace) when it asks a worker to stop; the engine's watchdog then
+// terminates any run still going at the deadline (the call fails with kTerminated).
+// The worker calls Clear() once the stop or reload is done. Thread-safe.
+class StopSwitch {
+ public:
+  void RequestStop(std::chrono::milliseconds grace);
+  void Clear();
+  // The stop deadline, or time_point::max() when no stop is pending.
+  std::chrono::steady_clock::time_point deadline() const;
+
+ private:
+  std::atomic<int64_t> deadline_ns_{INT64_MAX};
+};
+
+struct EngineOptions {
+  uint64_t heap_limit_bytes = 128ull << 20;
+  std::chrono::milliseconds cpu_per_run{10000};
+  std::string sid;
+  std::string node_id;
+  std::string config_json = "{}";   // `config` and `Stels.config`
+  std::string leader_json = "null"; // `Stels.leader`: {node, term, expiresAt} in leader mode
+  double start_time_ms = 0;         // `Stels.startTime`
+  std::shared_ptr<StopSwitch> stop_switch;  // optional
+};
+
+// A JavaScript failure, made plain.
+struct ScriptError {
+  enum class Cause { kThrown, kSyntax, kCpuLimit, kHeapLimit, kTerminated };
+  Cause cause = Cause::kThrown;
+  std::string name;                 // "TypeError", "NetworkError", "SyntaxError", …
+  std::string message;
+  int line = 0;                     // 1-based line in the user's script; 0 when unknown
+  int column = 0;
+  std::string stack;
+  ErrorClass error_class = ErrorClass::kCritical;
+  // "TypeError: x is not a function (line 3)"
+  std::string Describe() const;
+};
+
+// The settled result of one call of the script function.
+struct CallOutcome {
+  bool ok = true;
+  ScriptError error;                // when !ok
+};
+
+// A KV operation a script asked for. Set and delete are one-mutation commits.
+struct KvRequest {
+  enum class Op { kGet, kList, kCommit };
+  Op op = Op::kGet;
+  kv::Space space = kv::Space::kLocal;
+  kv::Key key;                      // kGet
+  kv::ListOptions list;             // kList
+  std::vector<kv::Check> checks;    // kCommit
+  std::vector<kv::Mutation> mutations;
+};
+
+struct KvReply {
+  KvRequest::Op op = KvRequest::Op::kGet;  // the request's op
+  Status status;                    // non-OK rejects the script's promise with its message
+  std::optional<kv::Entry> entry;   // kGet
+  std::vector<kv::Entry> entries;   // kList
+  kv::CommitResult commit;          // kCommit
+};
+
+// What the engine needs from the worker that owns it. Called on the owner's thread
+// during an entry; implementations must not block and must not re-enter the engine.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual void Log(LogLevel level, std::string message) = 0;
+  virtual void StartTimer(uint64_t request_id, std::chrono::milliseconds delay) = 0;
+  virtual void StartKv(uint64_t request_id, KvRequest request) = 0;
+  virtual double HybridTimestamp() = 0;
+};
+
+struct HeapUsage {
+  uint64_t used = 0;
+  uint64_t total = 0;
+  uint64_t limit = 0;
+};
+
+class Engine {
+ public:
+  // Makes the isolate and context and installs the script API. `host` must outlive it.
+  static Result<std::unique_ptr<Engine>> Create(const EngineOptions& options, Host* host);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Compiles `script` as the body of an async function (top-level await and return
+  // work; line numbers in errors are the user's). Once per engine. A syntax error
+  // returns kScriptError and fills *error when given.
+  Status Load(std::string_view script, ScriptError* error = nullptr);
+
+  // Calls the script function once; it runs until its first pending await.
+  // Requires a loaded script and no call in flight.
+  void StartCall();
+  // Delivers the reply to a request made through the Host. Unknown ids (e.g. from a
+  // call that was aborted) are ignored.
+  void CompleteTimer(uint64_t request_id);
+  void CompleteKv(uint64_t request_id, KvReply reply);
+  // Aborts `signal`: shouldStop() turns true, abort listeners run, pending
+  // Stels.sleep() calls reject with AbortError.
+  void Abort();
+
+  bool call_in_flight() const;
+  // The outcome once the current call's promise has settled (then no call is in flight).
+  std::optional<CallOutcome> TakeOutcome();
+  // True after a heap-limit failure: the isolate must not be used again.
+  bool broken() const;
+
+  // Thread-safe: stops whatever JavaScript is running now. The current call fails.
+  void Terminate();
+  HeapUsage heap_usage();
+
+  // Compiles `script` as a worker body without running it, in a throwaway context.
+  // For validating records before they are stored.
+  static Status CheckSyntax(std::string_view script, ScriptError* error = nullptr);
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ami::js

@@ -1,0 +1,100 @@
+#include "runtime/node/worker_catalog.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ami {
+
+kv::Key WorkerKey(const std::string& sid) { return kv::MakeKey({"ami", "worker", sid}); }
+
+kv::Space SpaceOf(const WorkerRecord& record) {
+  return record.scope == Scope::kNetwork ? kv::Space::kNetwork : kv::Space::kLocal;
+}
+
+Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vector<std::string>* warnings) {
+  std::vector<StoredWorker> out;
+  kv::ListOptions options;
+  options.prefix = kv::MakeKey({"ami", "worker"});
+  for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
+    auto entries = store.List(space, options);
+    if (!entries.ok()) return entries.status();
+    for (auto& e : *entries) {
+      auto json = nlohmann::json::parse(e.value, nullptr, /*allow_exceptions=*/false);
+      auto record = json.is_discarded() ? Result<WorkerRecord>(Status::InvalidArgument("not JSON"))
+                                        : RecordFromStoredValue(json);
+      if (!record.ok()) {
+        if (warnings)
+          warnings->push_back(std::string(kv::ToString(space)) + " " + kv::KeyToString(e.key) +
+                              ": skipped, not a worker record: " + record.status().message());
+        continue;
+      }
+      out.push_back(StoredWorker{std::move(*record), e.versionstamp});
+    }
+  }
+  return out;
+}
+
+std::string DeclaredSid(const Config& config, const WorkerDeclaration& declaration) {
+  if (!declaration.record.sid.empty()) return declaration.record.sid;
+  return NameUuid(config.node.id + "/" + declaration.name);
+}
+
+Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms) {
+  std::vector<std::string> actions;
+  for (const auto& declaration : config.workers) {
+    if (!declaration.template_id.empty() && declaration.record.script.empty()) {
+      actions.push_back("worker " + declaration.name + ": templates are not available yet; skipped");
+      continue;
+    }
+    const std::string sid = DeclaredSid(config, declaration);
+    const std::string meta_name = "declared/" + sid;
+    auto applied_hash = store.GetMeta(meta_name);
+    if (!applied_hash.ok()) return applied_hash.status();
+
+    // Find the record in either space.
+    std::optional<WorkerRecord> existing;
+    std::optional<kv::Space> existing_space;
+    for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
+      auto entry = store.Get(space, WorkerKey(sid));
+      if (!entry.ok()) return entry.status();
+      if (!*entry) continue;
+      auto json = nlohmann::json::parse((*entry)->value, nullptr, false);
+      if (json.is_discarded()) continue;
+      auto record = RecordFromStoredValue(json);
+      if (record.ok()) {
+        existing = std::move(*record);
+        existing_space = space;
+      }
+    }
+    if (existing && applied_hash->value_or("") == declaration.source_hash) continue;  // unchanged
+
+    WorkerRecord fields = declaration.record;
+    fields.sid = sid;
+    WorkerRecord record;
+    if (existing) {
+      record = fields;
+      record.nid = existing->nid;   // immutable
+      record.timestamp = now_ms;
+      if (record.note.empty()) record.note = existing->note;
+    } else {
+      record = NewWorkerRecord(config.node.id, fields, now_ms);
+    }
+    Status valid = ValidateRecord(record);
+    if (!valid.ok()) return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " + valid.message());
+
+    std::vector<kv::Mutation> mutations{
+        kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt}};
+    auto committed = store.Commit(SpaceOf(record), {}, mutations);
+    if (!committed.ok()) return committed.status();
+    if (existing_space && *existing_space != SpaceOf(record)) {
+      auto removed = store.Delete(*existing_space, WorkerKey(sid));
+      if (!removed.ok()) return removed.status();
+    }
+    Status meta = store.SetMeta(meta_name, declaration.source_hash);
+    if (!meta.ok()) return meta;
+    actions.push_back(std::string(existing ? "updated" : "created") + " declared worker " + declaration.name +
+                      " (" + sid + ")");
+  }
+  return actions;
+}
+
+}  // namespace ami

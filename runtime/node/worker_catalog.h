@@ -1,0 +1,37 @@
+// Reading worker records from the store and applying the workers declared in YAML.
+// Used by amid at start-up, before the store is handed to its actor, so these work on
+// a kv::Store directly and synchronously.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/config/config.h"
+#include "runtime/model/worker_record.h"
+#include "runtime/store/store.h"
+
+namespace ami {
+
+// Where worker records live: ["ami","worker",<sid>].
+kv::Key WorkerKey(const std::string& sid);
+kv::Space SpaceOf(const WorkerRecord& record);
+
+struct StoredWorker {
+  WorkerRecord record;
+  uint64_t versionstamp = 0;
+};
+
+// Every record in both spaces. A stored value that does not parse is skipped — and
+// left in the store untouched — with a warning in *warnings naming its key.
+Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vector<std::string>* warnings);
+
+// Creates each declared worker that is absent and updates one whose declaration
+// changed since it was last applied (the declaration's hash is kept in the store's meta
+// table), keeping its sid and nid. A record moved between scopes is deleted from the old
+// space. Returns one line per action for the node log.
+Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms);
+
+// The sid a declaration gets: its `sid`, or a name-based UUID of node id + name.
+std::string DeclaredSid(const Config& config, const WorkerDeclaration& declaration);
+
+}  // namespace ami
