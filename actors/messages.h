@@ -44,6 +44,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, watch_atom, "kvwatch")     // (kvwatch, Space, Key prefix, actor): push KvChange
   CAF_ADD_ATOM(ami, ami, meta_atom, "kvmeta")       // (kvmeta, name) -> string; (kvmeta, name, value)
   CAF_ADD_ATOM(ami, ami, sweep_atom, "kvsweep")     // periodic expiry sweep
+  CAF_ADD_ATOM(ami, ami, flush_atom, "kvflush")     // group commit of the queued writes
   CAF_ADD_ATOM(ami, ami, changed_atom, "kvchanged") // (kvchanged, KvChange) to watchers
   // worker actor
   CAF_ADD_ATOM(ami, ami, iterate_atom, "iterate")   // (iterate, gen): start the next call

@@ -15,9 +15,19 @@ struct Watch {
   caf::actor watcher;
 };
 
+// A commit waiting for the next group commit, with the promise of its reply.
+struct PendingCommit {
+  kv::AtomicOperation operation;
+  caf::typed_response_promise<js::KvReply> reply;
+};
+
 struct StoreState {
   std::shared_ptr<kv::Store> store;
   std::vector<Watch> watches;
+  // Group commit: commits queue here and are written in one transaction (one fsync)
+  // when the flush message sent after the first of them comes round, so every commit
+  // that arrived meanwhile shares it. A reply is sent only after the durable commit.
+  std::vector<PendingCommit> pending;
   std::chrono::milliseconds sweep_interval{10000};
   static inline const char* name = "ami.store";
 
@@ -37,15 +47,33 @@ struct StoreState {
         else reply.entries = std::move(*r);
         break;
       }
-      case js::KvRequest::Op::kCommit: {
-        auto r = store->Commit(req.space, req.checks, req.mutations);
-        if (!r.ok()) reply.status = r.status();
-        else reply.commit = *r;
-        if (r.ok() && r->ok) Notify(req.space, req.mutations);
-        break;
-      }
+      case js::KvRequest::Op::kCommit:
+        break;  // see Flush()
     }
     return reply;
+  }
+
+  void Flush() {
+    if (pending.empty()) return;
+    std::vector<PendingCommit> batch;
+    batch.swap(pending);
+    std::vector<kv::AtomicOperation> operations;
+    operations.reserve(batch.size());
+    for (const auto& p : batch) operations.push_back(p.operation);
+    auto results = store->CommitBatch(operations);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      js::KvReply reply;
+      reply.op = js::KvRequest::Op::kCommit;
+      if (!results.ok()) {
+        reply.status = results.status();
+      } else if (!(*results)[i].ok()) {
+        reply.status = (*results)[i].status();
+      } else {
+        reply.commit = *(*results)[i];
+        if (reply.commit.ok) Notify(batch[i].operation.space, batch[i].operation.mutations);
+      }
+      batch[i].reply.deliver(std::move(reply));
+    }
   }
 
   void Notify(kv::Space space, const std::vector<kv::Mutation>& mutations) {
@@ -73,7 +101,16 @@ caf::behavior StoreActor(caf::stateful_actor<StoreState>* self, std::shared_ptr<
   });
   self->delayed_send(self, sweep_interval, sweep_atom_v);
   return {
-      [=](kv_atom, const js::KvRequest& req) -> js::KvReply { return self->state.Execute(req); },
+      [=](kv_atom, js::KvRequest& req) -> caf::result<js::KvReply> {
+        if (req.op != js::KvRequest::Op::kCommit) return self->state.Execute(req);
+        auto& pending = self->state.pending;
+        if (pending.empty()) self->send(self, flush_atom_v);
+        pending.push_back(PendingCommit{
+            kv::AtomicOperation{req.space, std::move(req.checks), std::move(req.mutations)},
+            self->make_response_promise<js::KvReply>()});
+        return pending.back().reply;
+      },
+      [=](flush_atom) { self->state.Flush(); },
       [=](watch_atom, kv::Space space, const kv::Key& prefix, caf::actor watcher) {
         self->monitor(watcher);
         self->state.watches.push_back(Watch{space, kv::EncodeKey(prefix), std::move(watcher)});

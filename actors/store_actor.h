@@ -2,7 +2,9 @@
 // happens on its own thread and never holds a scheduler thread that runs workers.
 //
 // Protocol (see messages.h):
-//   (kv, js::KvRequest) -> js::KvReply           get / list / commit
+//   (kv, js::KvRequest) -> js::KvReply           get / list / commit; commits that arrive
+//                                                together share one transaction and fsync
+//                                                (group commit) and are answered after it
 //   (kvwatch, Space, Key prefix, actor)          after each commit, watchers of a
 //                                                prefix get (kvchanged, KvChange) per key
 //   (kvmeta, name) -> string                     "" when unset

@@ -12,7 +12,6 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "ami/plugin/abi.h"
-#include "ami/plugin/export.h"
 
 namespace ami::plugins {
 

@@ -183,13 +183,13 @@ void AppendCanonical(const YAML::Node& node, std::string* out) {
   }
 }
 
-const std::vector<std::string_view> kTopKeys = {"node",    "cluster", "admin",     "limits",
-                                                "execution", "log",   "plugins",   "exchanges",
-                                                "accounts", "workers"};
+const std::vector<std::string_view> kTopKeys = {
+    "node", "cluster", "admin", "limits", "execution",
+    "log", "plugins", "exchanges", "accounts", "workers"};
 const std::vector<std::string_view> kWorkerKeys = {
-    "name",     "sid",      "template",   "script",     "script_file",   "active",
-    "mode",     "note",     "scope",      "execution_mode", "priority", "account_id",
-    "assigned_node", "dependencies", "version"};
+    "name", "sid", "template", "script", "script_file",
+    "active", "mode", "note", "scope", "execution_mode",
+    "priority", "account_id", "assigned_node", "dependencies", "version"};
 
 std::optional<std::string> ParseLogLevel(std::string_view text) {
   for (const char* level : {"trace", "debug", "info", "warn", "error"})

@@ -8,7 +8,8 @@
 // scheduler thread); all worker loggers and the node log share that one thread, and a
 // caller only blocks if its queue (8192 lines) is full. Each line is flushed to the file
 // by that thread as it is written. Worker loggers are not registered with spdlog; two
-// WorkerLogs of the same file share one sink. Rotation: runtime/log/rotating_sink.h.
+// WorkerLogs of the same file share one sink (the first one's rotation settings apply).
+// Rotation: runtime/log/rotating_sink.h.
 // Thread-safe.
 #pragma once
 

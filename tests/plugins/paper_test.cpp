@@ -47,8 +47,10 @@ class Paper {
     REQUIRE(made.ok());
     conn_ = *made;
   }
+  // `args` is the positional array; a single non-array value is wrapped, because
+  // nlohmann turns `{some_json}` into that value rather than a one-element array.
   CallResult Raw(const std::string& method, const Json& args, const CallContext& ctx = {}) {
-    return conn_->Call(ctx, method, args.dump());
+    return conn_->Call(ctx, method, (args.is_array() ? args : Json::array({args})).dump());
   }
   Json Ok(const std::string& method, const Json& args = Json::array(),
           const CallContext& ctx = {}) {

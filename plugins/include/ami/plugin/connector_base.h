@@ -204,7 +204,16 @@ class ConnectorBase : public ExchangeConnector {
   virtual void afterCall(const Ctx& ctx, const std::string& method, Json& result) {}
 
   // --- CCXT methods (default: NotSupported) ----------------------------------------
-  virtual Json loadMarkets(const Ctx&, bool reload, const Json& params) { return Unsupported("loadMarkets"); }
+  // Default: fetchMarkets() keyed by symbol (so a connector with fetchMarkets gets
+  // loadMarkets for free).
+  virtual Json loadMarkets(const Ctx& ctx, bool reload, const Json& params) {
+    Json list = fetchMarkets(ctx, params);
+    Json out = Json::object();
+    for (const auto& m : list)
+      if (m.is_object() && m.contains("symbol") && m["symbol"].is_string())
+        out[m["symbol"].get<std::string>()] = m;
+    return out;
+  }
   virtual Json fetchMarkets(const Ctx&, const Json& params) { return Unsupported("fetchMarkets"); }
   virtual Json fetchTicker(const Ctx&, const std::string& symbol, const Json& params) { return Unsupported("fetchTicker"); }
   virtual Json fetchTickers(const Ctx&, const std::optional<std::vector<std::string>>& symbols, const Json& params) { return Unsupported("fetchTickers"); }
@@ -234,6 +243,7 @@ class ConnectorBase : public ExchangeConnector {
     Json h = has();
     if (!h.is_object()) h = Json::object();
     auto supported = [&](const char* m) { return h.contains(m) && h[m] == true; };
+    if (supported("fetchMarkets") && !h.contains("loadMarkets")) h["loadMarkets"] = true;
     if (supported("createOrder")) {
       for (const char* m : {"createLimitOrder", "createMarketOrder", "createLimitBuyOrder",
                             "createLimitSellOrder", "createMarketBuyOrder",

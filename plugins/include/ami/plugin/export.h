@@ -4,19 +4,24 @@
 //   ami_plugin_abi_version -> const std::uint32_t = ami::plugin::kAbiVersion
 //   ami_plugin_factory     -> the factory
 // Part of the plugin SDK (public, header-only; needs the Boost headers, no Boost library).
+//
+// Unloading: a library that defines STB_GNU_UNIQUE symbols can never be unloaded by
+// glibc. Boost.System's globals are such symbols, so unless the plugin already uses
+// Boost.DLL otherwise, Boost.DLL is told to use std::filesystem here (it then includes
+// no Boost.System). libstdc++ headers add a few more (std::to_string, make_shared):
+// build plugins with -fno-gnu-unique (ami_add_plugin does) to keep them unloadable.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#if !defined(BOOST_DLL_DETAIL_CONFIG_HPP) && !defined(BOOST_DLL_USE_STD_FS)
+#define BOOST_DLL_USE_STD_FS
+#endif
 #include <boost/dll/alias.hpp>
 
 #include "ami/plugin/abi.h"
 #include "ami/plugin/plugin.h"
-
-namespace ami::plugin {
-using PluginFactoryFn = std::unique_ptr<Plugin>();
-}  // namespace ami::plugin
 
 #define AMI_PLUGIN_EXPORT_ABI_VERSION()                                          \
   namespace ami_plugin_export_detail {                                           \

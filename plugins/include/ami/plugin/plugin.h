@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ami/plugin/abi.h"
@@ -45,5 +46,9 @@ class Plugin {
   virtual ConnectorFactory* AsConnectorFactory() { return nullptr; }
   virtual TemplatePack* AsTemplatePack() { return nullptr; }
 };
+
+// The type of the exported factory (ami_plugin_factory). Called once per load; the host
+// owns the result.
+using PluginFactoryFn = std::unique_ptr<Plugin>();
 
 }  // namespace ami::plugin
