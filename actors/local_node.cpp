@@ -51,6 +51,10 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     startup_log->insert(startup_log->end(), warnings.begin(), warnings.end());
   }
 
+  std::vector<std::string> exchange_problems;
+  auto exchanges = BuildExchangeDirectory(config, &exchange_problems);
+  if (startup_log) startup_log->insert(startup_log->end(), exchange_problems.begin(), exchange_problems.end());
+
   js::InitializeV8();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl->slots = config.execution.run_slots > 0 ? config.execution.run_slots : cores;
@@ -77,6 +81,9 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   env->log = config.log;
   env->log_dir = config.node.data_dir / "logs" / "workers";
   env->node_start_ms = WallMillis();
+  env->exchanges = exchanges;
+  // Connector calls block on I/O; a few threads keep slow exchanges from queueing fast ones.
+  env->connector_pool = std::make_shared<ConnectorPool>(4);
   impl->env = env;
   impl->node = SpawnNode(*impl->system, env, std::move(*records));
   return std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
@@ -99,6 +106,7 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
   impl_->node = nullptr;
   impl_->store = nullptr;
   impl_->system.reset();  // waits for every actor to finish
+  impl_->env->connector_pool.reset();  // finishes calls in flight; their replies go nowhere
   return status;
 }
 

@@ -33,6 +33,7 @@ struct KvChange {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::RunQueue::SlotPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::KvRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::KvReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::ExchangeReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::KvChange)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::kv::Key)
@@ -50,6 +51,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, iterate_atom, "iterate")   // (iterate, gen): start the next call
   CAF_ADD_ATOM(ami, ami, slot_atom, "runslot")      // (runslot, SlotPtr): a run slot was granted
   CAF_ADD_ATOM(ami, ami, timer_atom, "jstimer")     // (jstimer, engine gen, request id)
+  CAF_ADD_ATOM(ami, ami, cex_atom, "cexreply")      // (cexreply, engine gen, request id, ExchangeReply)
   CAF_ADD_ATOM(ami, ami, stop_atom, "wstop")        // graceful stop
   CAF_ADD_ATOM(ami, ami, reload_atom, "wreload")    // (wreload, WorkerRecord): hot reload
   CAF_ADD_ATOM(ami, ami, deadline_atom, "wdeadline")// (wdeadline, gen): stop grace period over

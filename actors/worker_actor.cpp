@@ -96,6 +96,46 @@ struct WorkerState : js::Host {
             });
   }
 
+  void StartExchangeCall(uint64_t id, js::ExchangeCall call) override {
+    const uint64_t gen = engine_gen;
+    auto fail = [&](const char* error_class, std::string message) {
+      js::ExchangeReply reply{false, "null", error_class, std::move(message)};
+      self->send(self, cex_atom_v, gen, id, std::move(reply));
+    };
+    auto entry = env->exchanges ? env->exchanges->exchanges.find(call.exchange)
+                                : decltype(env->exchanges->exchanges.end()){};
+    if (!env->exchanges || entry == env->exchanges->exchanges.end())
+      return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node_id);
+    if (!entry->second.connector) return fail("ExchangeNotAvailable", entry->second.unavailable);
+
+    plugin::CallContext ctx;
+    ctx.worker_sid = record.sid;
+    ctx.term = record.execution_mode == ExecutionMode::kLeader ? 1 : 0;  // single node: term 1
+    if (record.account_id) {
+      // The account's credentials come from the node config; the script never sees them.
+      auto account = env->exchanges->accounts.find(*record.account_id);
+      if (account == env->exchanges->accounts.end())
+        return fail("AuthenticationError", "account " + *record.account_id + " is not configured on node " + env->node_id);
+      if (account->second.exchange != call.exchange)
+        return fail("AuthenticationError", "account " + *record.account_id + " belongs to exchange " +
+                                               account->second.exchange + ", not " + call.exchange);
+      ctx.account_id = *record.account_id;
+      ctx.credentials = account->second.credentials;
+    } else {
+      // No account: the options the script gave the constructor, CCXT style.
+      auto options = nlohmann::json::parse(call.options_json, nullptr, false);
+      if (options.is_object()) {
+        if (options.contains("apiKey") && options["apiKey"].is_string()) ctx.credentials.api_key = options["apiKey"];
+        if (options.contains("secret") && options["secret"].is_string()) ctx.credentials.secret = options["secret"];
+      }
+    }
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    env->connector_pool->Submit([connector = entry->second.connector, ctx = std::move(ctx), call = std::move(call), me, gen, id] {
+      plugin::CallResult r = connector->Call(ctx, call.method, call.args_json);
+      caf::anon_send(me, cex_atom_v, gen, id, js::ExchangeReply{r.ok, std::move(r.json), std::move(r.error_class), std::move(r.message)});
+    });
+  }
+
   double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->clock->Now())); }
 
   // ---- running entries under a run slot --------------------------------------------
@@ -157,6 +197,10 @@ struct WorkerState : js::Host {
     }
     options.start_time_ms = static_cast<double>(env->node_start_ms);
     options.stop_switch = stop_switch;
+    if (env->exchanges) {
+      options.exchanges_json = env->exchanges->exchanges_json;
+      options.error_classes_json = env->exchanges->error_classes_json;
+    }
     auto created = js::Engine::Create(options, this);
     if (!created.ok()) return Fail("cannot start: " + created.status().message());
     js::ScriptError error;
@@ -311,6 +355,10 @@ struct WorkerState : js::Host {
         },
         [this](timer_atom, uint64_t gen, uint64_t id) {
           if (gen == engine_gen) Enqueue([this, id] { if (engine) engine->CompleteTimer(id); });
+        },
+        [this](cex_atom, uint64_t gen, uint64_t id, js::ExchangeReply& reply) {
+          if (gen == engine_gen)
+            Enqueue([this, id, r = std::move(reply)]() mutable { if (engine) engine->CompleteExchangeCall(id, std::move(r)); });
         },
         [this](stop_atom) { BeginStop(std::nullopt); },
         [this](reload_atom, WorkerRecord& next) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/exchange_access.h"
 #include "runtime/base/clock.h"
 #include "runtime/config/config.h"
 #include "runtime/exec/run_queue.h"
@@ -46,6 +47,8 @@ struct WorkerEnvironment {
   LogSection log;
   std::filesystem::path log_dir;            // <data_dir>/logs/workers
   int64_t node_start_ms = 0;                // Stels.startTime
+  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex
+  std::shared_ptr<ConnectorPool> connector_pool;       // where connector calls run
 };
 
 // `stop_switch` is shared with the node, which arms it whenever it asks this worker to

@@ -28,9 +28,9 @@ int main(int argc, char** argv) {
   const double settle = std::max(0.0, args.Num("settle", 2));
   args.CheckKnown({"workers", "settle"});
   const uint64_t nofile = RaiseFileLimit();
-  std::printf("AMI RSS per idle worker: %d single-mode workers parked in Stels.sleep(1e9), %u cores, "
-              "RLIMIT_NOFILE %llu\n",
-              workers, std::thread::hardware_concurrency(), static_cast<unsigned long long>(nofile));
+  std::printf("AMI RSS per idle worker: %d single-mode workers parked in Stels.sleep(1e9), RLIMIT_NOFILE %llu\n",
+              workers, static_cast<unsigned long long>(nofile));
+  PrintMachine();
   if (nofile < static_cast<uint64_t>(workers) + 64)
     std::printf("  warning: the descriptor limit may be too low for %d worker log files\n", workers);
 

@@ -12,7 +12,6 @@
 //     writes {n, ms} to Stels.local when done.
 //
 // Usage: bench_loop_rate [--seconds=3]
-#include <deque>
 #include <thread>
 
 #include "bench/bench_util.h"
@@ -23,14 +22,6 @@ using namespace ami::bench;
 
 namespace {
 
-struct TimerHost : js::Host {
-  std::deque<uint64_t> timers;
-  void Log(LogLevel, std::string) override {}
-  void StartTimer(uint64_t id, std::chrono::milliseconds) override { timers.push_back(id); }
-  void StartKv(uint64_t, js::KvRequest) override { Die("the loop-rate script made a KV request"); }
-  double HybridTimestamp() override { return static_cast<double>(WallMillis()); }
-};
-
 struct Rate {
   uint64_t count = 0;
   double seconds = 0;
@@ -38,7 +29,7 @@ struct Rate {
 };
 
 Rate EngineRate(const char* script, double seconds) {
-  TimerHost host;
+  BenchHost host;
   js::EngineOptions options;
   options.sid = "11111111-2222-4333-8444-555555555555";
   options.node_id = kNodeId;
@@ -75,8 +66,8 @@ int main(int argc, char** argv) {
   Args args(argc, argv, "usage: bench_loop_rate [--seconds=3]");
   const double seconds = std::max(0.2, args.Num("seconds", 3));
   args.CheckKnown({"seconds"});
-  std::printf("AMI loop rate of a trivial script, %.1f s windows, %u cores\n", seconds,
-              std::thread::hardware_concurrency());
+  std::printf("AMI loop rate of a trivial script, %.1f s windows\n", seconds);
+  PrintMachine();
   json result = {{"bench", "loop_rate"}, {"seconds", seconds}, {"machine", MachineJson()}};
 
   // (a) engine level

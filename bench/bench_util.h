@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -180,9 +181,36 @@ inline std::string Today() {
   return buf;
 }
 
-inline json MachineJson() {
-  return json{{"cores", std::thread::hardware_concurrency()}, {"date", Today()}};
+// The 1-minute load average: the machine is shared, so numbers come with it.
+inline double LoadAvg() {
+  std::ifstream in("/proc/loadavg");
+  double one = -1;
+  in >> one;
+  return one;
 }
+
+inline json MachineJson() {
+  return json{{"cores", std::thread::hardware_concurrency()}, {"date", Today()}, {"loadavg_1m", LoadAvg()}};
+}
+
+inline void PrintMachine() {
+  std::printf("machine: %u cores, load average %.2f (1 min) at start, %s\n", std::thread::hardware_concurrency(),
+              LoadAvg(), Today().c_str());
+  std::fflush(stdout);
+}
+
+// ---- an engine without a worker actor -------------------------------------------------
+// The engine's Host for engine-level measurements: logs are dropped, timers are queued
+// for the bench to complete (at once), and anything else a bench script should not ask
+// for stops the program.
+struct BenchHost : js::Host {
+  std::deque<uint64_t> timers;
+  void Log(LogLevel, std::string) override {}
+  void StartTimer(uint64_t id, std::chrono::milliseconds) override { timers.push_back(id); }
+  void StartKv(uint64_t, js::KvRequest) override { Die("a bench script made a KV request"); }
+  void StartExchangeCall(uint64_t, js::ExchangeCall) override { Die("a bench script called an exchange"); }
+  double HybridTimestamp() override { return static_cast<double>(WallMillis()); }
+};
 
 // ---- a node in a fresh temporary directory --------------------------------------------
 class TempDir {

@@ -20,11 +20,13 @@ struct FakeHost : Host {
   std::vector<std::pair<LogLevel, std::string>> lines;
   std::deque<std::pair<uint64_t, std::chrono::milliseconds>> timers;
   std::deque<std::pair<uint64_t, KvRequest>> kv_requests;
+  std::deque<std::pair<uint64_t, ExchangeCall>> exchange_calls;
   kv::Store* store = nullptr;
 
   void Log(LogLevel level, std::string message) override { lines.emplace_back(level, std::move(message)); }
   void StartTimer(uint64_t id, std::chrono::milliseconds delay) override { timers.emplace_back(id, delay); }
   void StartKv(uint64_t id, KvRequest request) override { kv_requests.emplace_back(id, std::move(request)); }
+  void StartExchangeCall(uint64_t id, ExchangeCall call) override { exchange_calls.emplace_back(id, std::move(call)); }
   double HybridTimestamp() override { return 1234.0; }
 
   KvReply Execute(const KvRequest& req) {
@@ -373,4 +375,55 @@ TEST_CASE("a stop switch terminates a run stuck in synchronous code", "[engine][
   auto outcome = e->TakeOutcome();
   REQUIRE(outcome.has_value());
   CHECK(outcome->error.cause == ScriptError::Cause::kTerminated);
+}
+
+TEST_CASE("Stels.runtime.cex builds CCXT-shaped exchanges with CCXT error classes", "[engine][cex]") {
+  Fixture f;
+  EngineOptions options;
+  options.exchanges_json = R"([{"id":"bybit","describe":{"id":"paper","name":"Paper","has":{"fetchTicker":true},
+      "methods":[{"name":"fetchTicker"},{"name":"loadMarkets"},{"name":"createOrder"}]}}])";
+  options.error_classes_json = R"([["BaseError",null],["ExchangeError","BaseError"],["InsufficientFunds","ExchangeError"],
+      ["OperationFailed","BaseError"],["NetworkError","OperationFailed"],["RequestTimeout","NetworkError"]])";
+  auto e = f.Make(options);
+  REQUIRE(e->Load(R"JS(
+    const a = new Stels.runtime.cex.bybit({ apiKey: 'KEY-123', secret: 'SECRET-456' });
+    const b = Stels.runtime.cex.bybit();            // callable without new, too
+    if (!(b instanceof Stels.runtime.cex.bybit) || a.id !== 'bybit' || !a.has.fetchTicker) throw new Error('shape');
+    const shown = JSON.stringify(a);
+    if (shown.includes('KEY-123') || shown.includes('SECRET-456')) throw new Error('credentials visible: ' + shown);
+    const ticker = await a.fetchTicker('BTC/USDT');
+    logger.info('last ' + ticker.last);
+    await a.loadMarkets();
+    if (!a.markets['BTC/USDT']) throw new Error('markets not kept');
+    try { await a.createOrder('BTC/USDT', 'market', 'buy', 100); throw new Error('no throw'); }
+    catch (err) {
+      if (!(err instanceof ccxt.InsufficientFunds) || !(err instanceof ccxt.ExchangeError) || !(err instanceof Error)) throw new Error('hierarchy');
+      logger.info(err.name + ': ' + err.message);
+    }
+    await a.fetchTicker('BTC/USDT');                // fails with a network-class error
+  )JS").ok());
+  e->StartCall();
+  auto answer = [&](ExchangeReply reply) {
+    REQUIRE_FALSE(f.host.exchange_calls.empty());
+    auto [id, call] = f.host.exchange_calls.front();
+    f.host.exchange_calls.pop_front();
+    e->CompleteExchangeCall(id, std::move(reply));
+    return call;
+  };
+  auto first = answer({true, R"({"symbol":"BTC/USDT","last":100.5})", "", ""});
+  CHECK(first.exchange == "bybit");
+  CHECK(first.method == "fetchTicker");
+  CHECK(first.args_json == R"(["BTC/USDT"])");
+  CHECK(first.options_json.find("KEY-123") != std::string::npos);  // to the host, never into logs
+  answer({true, R"({"BTC/USDT":{"symbol":"BTC/USDT"}})", "", ""});
+  auto order = answer({false, "null", "InsufficientFunds", "bybit: insufficient USDT"});
+  CHECK(order.args_json == R"(["BTC/USDT","market","buy",100])");
+  answer({false, "null", "RequestTimeout", "timed out"});
+  auto outcome = e->TakeOutcome();
+  REQUIRE(outcome.has_value());
+  CHECK_FALSE(outcome->ok);
+  CHECK(outcome->error.name == "RequestTimeout");
+  CHECK(outcome->error.error_class == ErrorClass::kNetwork);
+  CHECK(f.host.Logged("last 100.5"));
+  CHECK(f.host.Logged("InsufficientFunds: bybit: insufficient USDT"));
 }

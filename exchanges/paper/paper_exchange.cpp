@@ -162,7 +162,7 @@ void PaperExchange::beforeCall(const Ctx&, const std::string& method) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
   if (options_.network_error_rate > 0 && Roll() < options_.network_error_rate)
     throw CcxtError(errc::kNetworkError,
-                    name() + ": injected network error on " + method +
+                    options_.exchange_id + ": injected network error on " + method +
                         " (network_error_rate); the request did not reach the exchange");
 }
 
@@ -170,7 +170,7 @@ void PaperExchange::afterCall(const Ctx&, const std::string& method, Json&) {
   if (method.rfind("paper", 0) == 0) return;
   if (options_.timeout_rate > 0 && Roll() < options_.timeout_rate)
     throw CcxtError(errc::kRequestTimeout,
-                    name() + ": injected timeout on " + method +
+                    options_.exchange_id + ": injected timeout on " + method +
                         " (timeout_rate); the request was processed but the response was lost");
 }
 
@@ -204,7 +204,7 @@ void PaperExchange::SaveLocked(bool throw_on_error) {
     return;
   }
   if (throw_on_error)
-    throw CcxtError(errc::kExchangeError, name() + ": cannot persist state: " + err);
+    throw CcxtError(errc::kExchangeError, options_.exchange_id + ": cannot persist state: " + err);
 }
 
 std::int64_t PaperExchange::NowLocked() const {
@@ -223,7 +223,7 @@ std::int64_t PaperExchange::StepOf(std::int64_t ms) const {
 const PaperExchange::Market& PaperExchange::FindMarket(const std::string& symbol) const {
   auto it = market_index_.find(symbol);
   if (it == market_index_.end())
-    throw CcxtError(errc::kBadSymbol, name() + " does not have market symbol " + symbol);
+    throw CcxtError(errc::kBadSymbol, options_.exchange_id + " does not have market symbol " + symbol);
   return markets_[it->second];
 }
 
@@ -345,7 +345,7 @@ std::string PaperExchange::AccountKey(const Ctx& ctx) const {
 Account& PaperExchange::AccountLocked(const Ctx& ctx) {
   if (options_.require_credentials && ctx.credentials.api_key.empty())
     throw CcxtError(errc::kAuthenticationError,
-                    name() + " requires \"apiKey\" credential (account '" + AccountKey(ctx) +
+                    options_.exchange_id + " requires \"apiKey\" credential (account '" + AccountKey(ctx) +
                         "' has no api key configured)");
   const std::string key = AccountKey(ctx);
   auto it = state_.accounts.find(key);
@@ -755,7 +755,7 @@ Json PaperExchange::fetchOHLCV(const Ctx& ctx, const std::string& symbol,
   }
   if (!tf)
     throw CcxtError(errc::kBadRequest,
-                    name() + " does not support timeframe '" + timeframe + "' (" + names + ")");
+                    options_.exchange_id + " does not support timeframe '" + timeframe + "' (" + names + ")");
   const std::int64_t n = Limit(limit, 100, 1000);
   const std::int64_t current = (now_ / tf) * tf;
   std::int64_t start = since ? ((*since + tf - 1) / tf) * tf : current - (n - 1) * tf;
@@ -811,29 +811,29 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
   }
   const Market& m = FindMarket(symbol);
   if (type != "limit" && type != "market")
-    throw CcxtError(errc::kInvalidOrder, name() + ": unsupported order type '" + type +
+    throw CcxtError(errc::kInvalidOrder, options_.exchange_id + ": unsupported order type '" + type +
                                              "' (use 'limit' or 'market')");
   if (side != "buy" && side != "sell")
     throw CcxtError(errc::kInvalidOrder,
-                    name() + ": invalid order side '" + side + "' (use 'buy' or 'sell')");
+                    options_.exchange_id + ": invalid order side '" + side + "' (use 'buy' or 'sell')");
   if (!std::isfinite(amount) || amount <= 0)
-    throw CcxtError(errc::kInvalidOrder, name() + ": order amount must be a positive number, got " +
+    throw CcxtError(errc::kInvalidOrder, options_.exchange_id + ": order amount must be a positive number, got " +
                                              Json(amount).dump());
   const double amt = FloorTo(amount, m.spec.amount_step);
   if (amt < m.spec.min_amount || amt <= 0)
     throw CcxtError(errc::kInvalidOrder,
-                    name() + ": amount of " + symbol + " must be greater than minimum amount precision of " +
+                    options_.exchange_id + ": amount of " + symbol + " must be greater than minimum amount precision of " +
                         Json(m.spec.min_amount).dump() + ", got " + Json(amount).dump());
   const Quote q = QuoteLocked(m, StepOf(now_));
   double px = 0;
   if (type == "limit") {
     if (!price || !std::isfinite(*price) || *price <= 0)
       throw CcxtError(errc::kInvalidOrder,
-                      name() + ": a limit order needs a positive price, got " +
+                      options_.exchange_id + ": a limit order needs a positive price, got " +
                           (price ? Json(*price).dump() : std::string("none")));
     px = RoundTo(*price, m.spec.price_tick);
     if (px <= 0)
-      throw CcxtError(errc::kInvalidOrder, name() + ": price " + Json(*price).dump() +
+      throw CcxtError(errc::kInvalidOrder, options_.exchange_id + ": price " + Json(*price).dump() +
                                                " is below the price tick " +
                                                Json(m.spec.price_tick).dump());
   }
@@ -842,22 +842,22 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
   const double exec_px = type == "market" ? (buy ? q.ask : q.bid) : (marketable ? (buy ? q.ask : q.bid) : px);
   const double notional = Clean(amt * (type == "limit" ? px : exec_px));
   if (notional < m.spec.min_cost)
-    throw CcxtError(errc::kInvalidOrder, name() + ": cost of " + symbol + " must be at least " +
+    throw CcxtError(errc::kInvalidOrder, options_.exchange_id + ": cost of " + symbol + " must be at least " +
                                              Json(m.spec.min_cost).dump() + " " + m.spec.quote +
                                              ", got " + Json(notional).dump());
   if (params.value("postOnly", false) == true) {
     if (type == "market")
-      throw CcxtError(errc::kInvalidOrder, name() + ": postOnly needs a limit order");
+      throw CcxtError(errc::kInvalidOrder, options_.exchange_id + ": postOnly needs a limit order");
     if (marketable)
       throw CcxtError("OrderImmediatelyFillable",
-                      name() + ": postOnly order at " + Json(px).dump() + " would take liquidity");
+                      options_.exchange_id + ": postOnly order at " + Json(px).dump() + " would take liquidity");
   }
   const std::string& pay_ccy = buy ? m.spec.quote : m.spec.base;
   const double need = buy ? notional : amt;
   const double have = FreeLocked(account, pay_ccy);
   if (have + 1e-12 < need)
     throw CcxtError(errc::kInsufficientFunds,
-                    name() + ": insufficient " + pay_ccy + " balance in account '" + account +
+                    options_.exchange_id + ": insufficient " + pay_ccy + " balance in account '" + account +
                         "': need " + Json(need).dump() + ", free " + Json(have).dump(),
                     Json{{"currency", pay_ccy}, {"required", need}, {"free", have}});
 
@@ -893,10 +893,10 @@ Json PaperExchange::cancelOrder(const Ctx& ctx, const std::string& id,
   if (symbol) FindMarket(*symbol);
   Order* o = FindOrderLocked(account, id, params);
   if (!o || (symbol && o->symbol != *symbol))
-    throw CcxtError(errc::kOrderNotFound, name() + ": order " + id + " not found");
+    throw CcxtError(errc::kOrderNotFound, options_.exchange_id + ": order " + id + " not found");
   if (o->status != "open")
     throw CcxtError(errc::kOrderNotFound,
-                    name() + ": order " + id + " is " + o->status + " and cannot be canceled");
+                    options_.exchange_id + ": order " + id + " is " + o->status + " and cannot be canceled");
   o->status = "canceled";
   o->last_update_timestamp = now_;
   dirty_ = true;
@@ -931,7 +931,7 @@ Json PaperExchange::fetchOrder(const Ctx& ctx, const std::string& id,
   if (symbol) FindMarket(*symbol);
   const Order* o = FindOrderLocked(AccountKey(ctx), id, params);
   if (!o || (symbol && o->symbol != *symbol))
-    throw CcxtError(errc::kOrderNotFound, name() + ": order " + id + " not found");
+    throw CcxtError(errc::kOrderNotFound, options_.exchange_id + ": order " + id + " not found");
   Json out = OrderJsonLocked(*o);
   t.Commit();
   return out;

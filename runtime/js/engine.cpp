@@ -564,6 +564,18 @@ void NativeKvCommit(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(promise);
 }
 
+// cexCall(exchange, method, argsJson, optionsJson) -> Promise<{ok, json, errorClass, message}>
+void NativeCexCall(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Impl* self = Self(info);
+  v8::Isolate* isolate = info.GetIsolate();
+  auto ctx = isolate->GetCurrentContext();
+  ExchangeCall call{ToStdString(isolate, info[0]), ToStdString(isolate, info[1]),
+                    ToStdString(isolate, info[2]), ToStdString(isolate, info[3])};
+  auto [id, promise] = self->NewPending(ctx);
+  self->host->StartExchangeCall(id, std::move(call));
+  info.GetReturnValue().Set(promise);
+}
+
 void NativeHybridTimestamp(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(Self(info)->host->HybridTimestamp());
 }
@@ -608,6 +620,7 @@ v8::Local<v8::Object> MakeHostObject(Impl* self, v8::Local<v8::Context> ctx) {
       {"kvGet", NativeKvGet},
       {"kvList", NativeKvList},
       {"kvCommit", NativeKvCommit},
+      {"cexCall", NativeCexCall},
       {"hybridTimestamp", NativeHybridTimestamp},
       {"memoryUsage", NativeMemoryUsage},
       {"loadavg", NativeLoadavg},
@@ -628,6 +641,8 @@ v8::Local<v8::Object> MakeFacts(Impl* self, v8::Local<v8::Context> ctx) {
   obj->Set(ctx, Str(isolate, "sid"), Str(isolate, self->options.sid)).Check();
   obj->Set(ctx, Str(isolate, "nid"), Str(isolate, self->options.node_id)).Check();
   obj->Set(ctx, Str(isolate, "startTime"), v8::Number::New(isolate, self->options.start_time_ms)).Check();
+  obj->Set(ctx, Str(isolate, "exchanges"), Str(isolate, self->options.exchanges_json)).Check();
+  obj->Set(ctx, Str(isolate, "errorClasses"), Str(isolate, self->options.error_classes_json)).Check();
   return obj;
 }
 
@@ -780,6 +795,20 @@ void Engine::CompleteKv(uint64_t request_id, KvReply reply) {
       }
     }
     return v8::Undefined(isolate);
+  });
+}
+
+void Engine::CompleteExchangeCall(uint64_t request_id, ExchangeReply reply) {
+  v8::Isolate* isolate = impl_->isolate;
+  // Errors travel as values and become CCXT error instances in prelude.js, so the
+  // promise itself always resolves.
+  impl_->Settle(request_id, Status::OK(), [&](v8::Local<v8::Context> ctx) -> v8::Local<v8::Value> {
+    auto obj = v8::Object::New(isolate);
+    obj->Set(ctx, Str(isolate, "ok"), v8::Boolean::New(isolate, reply.ok)).Check();
+    obj->Set(ctx, Str(isolate, "json"), Str(isolate, reply.json)).Check();
+    obj->Set(ctx, Str(isolate, "errorClass"), Str(isolate, reply.error_class)).Check();
+    obj->Set(ctx, Str(isolate, "message"), Str(isolate, reply.message)).Check();
+    return obj;
   });
 }
 

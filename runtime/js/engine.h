@@ -63,6 +63,10 @@ struct EngineOptions {
   std::string leader_json = "null"; // `Stels.leader`: {node, term, expiresAt} in leader mode
   double start_time_ms = 0;         // `Stels.startTime`
   std::shared_ptr<StopSwitch> stop_switch;  // optional
+  // Stels.runtime.cex: [{"id": "bybit", "describe": <the connector's Describe() JSON>}…]
+  std::string exchanges_json = "[]";
+  // The CCXT error hierarchy as [[name, parent|null]…], parents first.
+  std::string error_classes_json = "[]";
 };
 
 // A JavaScript failure, made plain.
@@ -104,6 +108,23 @@ struct KvReply {
   kv::CommitResult commit;          // kCommit
 };
 
+// A call a script made on Stels.runtime.cex.<exchange>.
+struct ExchangeCall {
+  std::string exchange;             // the exchange id from the node config ("bybit")
+  std::string method;               // CCXT name ("createOrder")
+  std::string args_json;            // JSON array of positional arguments (null = not given)
+  std::string options_json;         // the options the script passed to the constructor
+};
+
+// Its outcome: a JSON result, or an error with a CCXT class name that the script gets
+// as an instance of that class.
+struct ExchangeReply {
+  bool ok = true;
+  std::string json = "null";
+  std::string error_class;          // "InsufficientFunds", "NetworkError", …
+  std::string message;
+};
+
 // What the engine needs from the worker that owns it. Called on the owner's thread
 // during an entry; implementations must not block and must not re-enter the engine.
 class Host {
@@ -112,6 +133,7 @@ class Host {
   virtual void Log(LogLevel level, std::string message) = 0;
   virtual void StartTimer(uint64_t request_id, std::chrono::milliseconds delay) = 0;
   virtual void StartKv(uint64_t request_id, KvRequest request) = 0;
+  virtual void StartExchangeCall(uint64_t request_id, ExchangeCall call) = 0;
   virtual double HybridTimestamp() = 0;
 };
 
@@ -141,6 +163,7 @@ class Engine {
   // call that was aborted) are ignored.
   void CompleteTimer(uint64_t request_id);
   void CompleteKv(uint64_t request_id, KvReply reply);
+  void CompleteExchangeCall(uint64_t request_id, ExchangeReply reply);
   // Aborts `signal`: shouldStop() turns true, abort listeners run, pending
   // Stels.sleep() calls reject with AbortError.
   void Abort();

@@ -5,7 +5,8 @@
 // the control hooks the engine needs (abort, classify, describe). Everything a script may
 // touch is defined here, in one place: logger, console, config, signal, shouldStop,
 // timers, Stels.{config, net, local, sleep, webfix, hybridTimestamp, startTime, sid,
-// nid, leader, runtime}, Deno.{memoryUsage, loadavg, hostname}. There is no file,
+// nid, leader, runtime.cex, runtime.ccxt}, ccxt (error classes),
+// Deno.{memoryUsage, loadavg, hostname}. There is no file,
 // process, environment or raw network access.
 (function (host, facts) {
   'use strict';
@@ -302,6 +303,64 @@
     });
   }
 
+  // ---- exchanges: Stels.runtime.cex.<id> ------------------------------------------
+  // CCXT's error classes, built from the hierarchy the node passes in (parents first),
+  // so `instanceof` works and the class names drive network/critical classification.
+  const ccxt = {};
+  for (const [name, parent] of JSON.parse(facts.errorClasses)) {
+    const Base = parent ? ccxt[parent] : Error;
+    ccxt[name] = ({
+      [name]: class extends Base {
+        constructor(message) {
+          super(message);
+          Object.defineProperty(this, 'name', { value: name, configurable: true, writable: true });
+        }
+      },
+    })[name];
+  }
+  Object.freeze(ccxt);
+
+  // Options a script gives the constructor (credentials when the worker has no account)
+  // are kept here, out of the object, so JSON.stringify(exchange) never shows them.
+  const exchangeOptions = new WeakMap();
+  function makeExchange(id, info) {
+    const Exchange = function (options) {
+      if (!new.target) return new Exchange(options);
+      let text = '{}';
+      if (options !== undefined && options !== null) {
+        if (typeof options !== 'object') throw new ccxt.BadRequest(`${id}: options must be an object`);
+        try { text = JSON.stringify(options); } catch (e) { throw new ccxt.BadRequest(`${id}: options cannot be used: ${e.message}`); }
+      }
+      exchangeOptions.set(this, text);
+      this.id = id;
+      this.name = info.name || id;
+      this.countries = info.countries || [];
+      this.has = info.has || {};
+      this.markets = undefined;
+    };
+    Object.defineProperty(Exchange, 'name', { value: id });
+    for (const method of Array.isArray(info.methods) ? info.methods : []) {
+      const name = method.name;
+      Exchange.prototype[name] = async function (...args) {
+        let argsJson;
+        try { argsJson = JSON.stringify(args.map((a) => (a === undefined ? null : a))); }
+        catch (e) { throw new ccxt.BadRequest(`${id}.${name}: arguments cannot be sent: ${e.message}`); }
+        const r = await host.cexCall(id, name, argsJson, exchangeOptions.get(this) || '{}');
+        if (!r.ok) {
+          const ErrorClass = ccxt[r.errorClass] || ccxt.ExchangeError || Error;
+          throw new ErrorClass(r.message);
+        }
+        const value = JSON.parse(r.json);
+        if (name === 'loadMarkets') this.markets = value;
+        return value;
+      };
+    }
+    return Object.freeze(Exchange);
+  }
+  const cex = {};
+  for (const { id, describe } of JSON.parse(facts.exchanges)) cex[id] = makeExchange(id, describe || {});
+  Object.freeze(cex);
+
   // ---- Deno subset and Stels ----------------------------------------------------
   const Deno = Object.freeze({
     memoryUsage: () => host.memoryUsage(),
@@ -320,12 +379,12 @@
     sid: facts.sid,
     nid: facts.nid,
     leader: deepFreeze(JSON.parse(facts.leader)),
-    runtime: Object.freeze({ cex: Object.freeze({}) }),
+    runtime: Object.freeze({ cex, ccxt }),
     engine: Deno,
   });
 
   for (const [name, value] of Object.entries({
-    logger, console, config, signal: publicSignal, shouldStop, Stels, Deno,
+    logger, console, config, signal: publicSignal, shouldStop, Stels, Deno, ccxt,
     DOMException, AbortController, AbortSignal,
     setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout,
   })) define(global, name, value);
