@@ -5,12 +5,80 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "actors/exchange_access.h"
 #include "actors/messages.h"
 #include "actors/node_actor.h"
 #include "actors/store_actor.h"
+#include "plugins/loader.h"
 #include "runtime/node/worker_catalog.h"
 
 namespace ami {
+
+namespace {
+
+// A pack's template as the runtime knows it; an error names the bad default.
+Result<WorkerTemplate> ConvertTemplate(const std::string& pack, const plugin::Template& t) {
+  WorkerTemplate out;
+  out.id = t.id;
+  out.name = t.name;
+  out.description = t.description;
+  out.category = t.category;
+  out.icon = t.icon;
+  out.script = t.script;
+  out.dependencies = t.dependencies;
+  out.version = t.version.empty() ? kDefaultRecordVersion : t.version;
+  out.pack = pack;
+  out.assigned_node = t.defaults.assigned_node;
+  auto bad = [&](const char* field, const std::string& value, const char* choices) {
+    return Status::InvalidArgument("template pack " + pack + ": template " + t.id + ": defaults." + field + " \"" +
+                                   value + "\" is not one of " + choices);
+  };
+  if (t.id.empty()) return Status::InvalidArgument("template pack " + pack + ": a template has no id");
+  if (auto v = ParseWorkerMode(t.defaults.mode)) out.mode = *v;
+  else return bad("mode", t.defaults.mode, "loop|single");
+  if (auto v = ParsePriority(t.defaults.priority)) out.priority = *v;
+  else return bad("priority", t.defaults.priority, "critical|high|normal|low");
+  if (auto v = ParseExecutionMode(t.defaults.execution_mode)) out.execution_mode = *v;
+  else return bad("execution_mode", t.defaults.execution_mode, "parallel|leader|exclusive");
+  if (auto v = ParseScope(t.defaults.scope)) out.scope = *v;
+  else return bad("scope", t.defaults.scope, "local|network");
+  if (out.script.empty()) return Status::InvalidArgument("template pack " + pack + ": template " + t.id + " has no script");
+  return out;
+}
+
+// Every template of every loaded pack; problems go to *problems and skip that template.
+std::vector<WorkerTemplate> CollectTemplates(const plugins::PluginRegistry* registry,
+                                             std::vector<std::string>* problems) {
+  std::vector<WorkerTemplate> out;
+  if (!registry) return out;
+  for (const auto& pack_id : registry->template_pack_ids()) {
+    auto pack = registry->template_pack(pack_id);
+    if (!pack) continue;
+    std::vector<plugin::Template> templates;
+    try {
+      templates = pack->Templates();
+    } catch (...) {   // the SDK says must not throw; a pack that does is skipped
+      problems->push_back("template pack " + pack_id + ": Templates() threw; skipped");
+      continue;
+    }
+    for (const auto& t : templates) {
+      auto converted = ConvertTemplate(pack_id, t);
+      if (!converted.ok()) {
+        problems->push_back(converted.status().message() + "; skipped");
+        continue;
+      }
+      if (const WorkerTemplate* seen = FindTemplate(out, converted->id)) {
+        problems->push_back("template pack " + pack_id + ": template " + converted->id +
+                            " is already offered by pack " + seen->pack + "; skipped");
+        continue;
+      }
+      out.push_back(std::move(*converted));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 struct LocalNode::Impl {
   Config config;
@@ -23,6 +91,7 @@ struct LocalNode::Impl {
   caf::actor store;
   caf::actor node;
   std::shared_ptr<WorkerEnvironment> env;
+  std::vector<WorkerTemplate> templates;
   bool stopped = false;
 };
 
@@ -41,7 +110,16 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   store_options.clock = impl->clock.get();
   auto store = kv::Store::Open(config.node.data_dir / "node.db", store_options);
   if (!store.ok()) return Status::IOError("cannot open the store: " + store.status().message());
-  auto actions = ApplyDeclarations(**store, config, WallMillis());
+
+  // Plugins first: declared workers may name templates from template packs.
+  std::vector<std::string> exchange_problems;
+  auto exchanges = BuildExchangeDirectory(config, &exchange_problems);
+  if (startup_log) startup_log->insert(startup_log->end(), exchange_problems.begin(), exchange_problems.end());
+  std::vector<std::string> template_problems;
+  impl->templates = CollectTemplates(exchanges->registry.get(), &template_problems);
+  if (startup_log) startup_log->insert(startup_log->end(), template_problems.begin(), template_problems.end());
+
+  auto actions = ApplyDeclarations(**store, config, WallMillis(), impl->templates);
   if (!actions.ok()) return Status(actions.status());
   std::vector<std::string> warnings;
   auto records = LoadWorkerRecords(**store, &warnings);
@@ -50,10 +128,6 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     startup_log->insert(startup_log->end(), actions->begin(), actions->end());
     startup_log->insert(startup_log->end(), warnings.begin(), warnings.end());
   }
-
-  std::vector<std::string> exchange_problems;
-  auto exchanges = BuildExchangeDirectory(config, &exchange_problems);
-  if (startup_log) startup_log->insert(startup_log->end(), exchange_problems.begin(), exchange_problems.end());
 
   js::InitializeV8();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -179,6 +253,18 @@ int LocalNode::RunningWorkers() {
   self->request(impl_->node, std::chrono::seconds(30), started_atom_v)
       .receive([&](int count) { n = count; }, [&](caf::error&) {});
   return n;
+}
+
+std::vector<WorkerTemplate> LocalNode::Templates() const { return impl_->templates; }
+
+Result<WorkerRecord> LocalNode::CreateFromTemplate(const std::string& id, const TemplateOverrides& overrides) {
+  const WorkerTemplate* t = FindTemplate(impl_->templates, id);
+  if (!t) return UnknownTemplate(id, impl_->templates);
+  auto record = RecordFromTemplate(*t, overrides, impl_->config.node.id, WallMillis());
+  if (!record.ok()) return record.status();
+  Status stored = PutWorker(*record);
+  if (!stored.ok()) return stored;
+  return record;
 }
 
 }  // namespace ami

@@ -17,6 +17,7 @@
 #include "runtime/exec/run_queue.h"
 #include "runtime/js/engine.h"
 #include "runtime/model/worker_record.h"
+#include "runtime/model/worker_template.h"
 #include "runtime/stats/worker_stats.h"
 
 namespace caf {
@@ -55,6 +56,16 @@ class LocalNode {
   Result<std::optional<WorkerRecord>> GetWorker(const std::string& sid);
   // Worker actors alive on this node.
   int RunningWorkers();
+
+  // --- templates (from the template packs in config.plugin_dirs) ---
+  // Every template, ordered by pack id then the pack's order; an id offered by two packs
+  // is kept once (the first pack's).
+  std::vector<WorkerTemplate> Templates() const;
+  // Makes a record from template `id` with `overrides` (RecordFromTemplate), checks its
+  // script and stores it; the node reconciles (an active record starts). NotFound listing
+  // the known ids when there is no such template; InvalidArgument naming the field when
+  // the result is not a valid record.
+  Result<WorkerRecord> CreateFromTemplate(const std::string& id, const TemplateOverrides& overrides);
 
  private:
   struct Impl;

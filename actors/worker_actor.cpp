@@ -67,6 +67,13 @@ struct WorkerState : js::Host {
 
   // ---- js::Host ------------------------------------------------------------------
   void Log(LogLevel level, std::string message) override {
+    // A script can build a line of any size; the ring keeps a thousand of them, so cap it.
+    constexpr size_t kMaxLine = 16 * 1024;
+    if (message.size() > kMaxLine) {
+      const size_t total = message.size();
+      message.resize(kMaxLine);
+      message += "… (line truncated: " + std::to_string(total) + " bytes)";
+    }
     if (log) log->Write(level, message);
   }
 

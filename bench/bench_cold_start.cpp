@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
     result["node_first_line_ms"] = ToJson(Summarize(first_line), 0);
     node.Shutdown();
   }
+  result["machine"] = MachineJson();  // with the load average at the end
   PrintResult(result);
   return 0;
 }

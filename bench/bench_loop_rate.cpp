@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
     result["node_single_awaits_per_s"] = std::round(rate);
     node.Shutdown();
   }
+  result["machine"] = MachineJson();  // with the load average at the end
   PrintResult(result);
   return 0;
 }

@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
   if (modes & 1) result["idle_ms"] = ModeJson(RunMode("idle", true, 0, burn_ms, idle_seconds, critical));
   if (modes & 2) result["on_ms"] = ModeJson(RunMode("priority on", true, busy, burn_ms, seconds, critical));
   if (modes & 4) result["off_ms"] = ModeJson(RunMode("priority off", false, busy, burn_ms, seconds, critical));
+  result["machine"] = MachineJson();  // with the load average at the end
   PrintResult(result);
   return 0;
 }

@@ -189,13 +189,22 @@ inline double LoadAvg() {
   return one;
 }
 
+inline double& StartLoad() {
+  static double load = LoadAvg();
+  return load;
+}
+
+// Load averages at the start (first PrintMachine call) and now.
 inline json MachineJson() {
-  return json{{"cores", std::thread::hardware_concurrency()}, {"date", Today()}, {"loadavg_1m", LoadAvg()}};
+  return json{{"cores", std::thread::hardware_concurrency()},
+              {"date", Today()},
+              {"loadavg_1m_start", StartLoad()},
+              {"loadavg_1m_end", LoadAvg()}};
 }
 
 inline void PrintMachine() {
   std::printf("machine: %u cores, load average %.2f (1 min) at start, %s\n", std::thread::hardware_concurrency(),
-              LoadAvg(), Today().c_str());
+              StartLoad(), Today().c_str());
   std::fflush(stdout);
 }
 

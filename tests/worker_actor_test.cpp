@@ -448,3 +448,14 @@ TEST_CASE("under contention critical workers get run slots first", "[worker][pri
   // first come, first served, it waits behind every busy worker (~120 ms).
   CHECK(fifo.count() >= 3 * ordered.count());
 }
+
+TEST_CASE("huge log lines are truncated, not kept whole", "[worker]") {
+  NodeFixture f;
+  auto w = f.Put("logger.info('x'.repeat(100000));\nawait Stels.local.set(['logged'], 1);", Priority::kLow,
+                 WorkerMode::kSingle);
+  const auto file = f.dir / "data" / "logs" / "workers" / (w.sid + ".log");
+  REQUIRE(Eventually([&] {
+    return ami::test::ReadFile(file).find("(line truncated: 100000 bytes)") != std::string::npos;
+  }));
+  CHECK(ami::test::ReadFile(file).size() < 20000);
+}

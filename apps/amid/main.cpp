@@ -64,6 +64,9 @@ int RunNode(const ami::Config& config, const sigset_t& signals) {
   spdlog::info("amid starting: node {} data {}", config.node.id, config.node.data_dir.string());
   if (config.cluster)
     spdlog::warn("cluster section present: clustering is not implemented yet; running as a single node");
+  if (config.admin)
+    spdlog::warn("admin section present: the admin service is not implemented yet; nothing listens on {}",
+                 config.admin->listen);
 
   std::vector<std::string> startup_log;
   auto node = ami::LocalNode::Start(config, &startup_log);

@@ -418,6 +418,7 @@ class ConfigReader {
     WorkerRecord& r = d.record;
     r.active = true;  // declaring a worker means wanting it to run
     r.nid = cfg_.node.id;
+    for (const auto& e : m.entries()) d.given.insert(e.key);
     ReadWorkerIdentity(m, &d);
     m.Field("template").String(&d.template_id);
     ReadWorkerScript(m, &r.script);
@@ -432,10 +433,17 @@ class ConfigReader {
     m.Field("assigned_node").OptionalString(&r.assigned_node);
     m.Field("dependencies").StringList(&r.dependencies);
     m.Field("version").String(&r.version);
-    if (r.execution_mode == ExecutionMode::kExclusive && !r.assigned_node)
+    // A template may supply assigned_node (or execution_mode): the node checks the
+    // record made from the template and the declaration when it applies it.
+    const bool from_template = m.Has("template");
+    if (r.execution_mode == ExecutionMode::kExclusive && !r.assigned_node && !from_template)
       ctx_.Report(execution_mode.mark(), m.PathOf("assigned_node"),
                   "required when execution_mode is exclusive");
-    if (ctx_.count() == problems_before && !cfg_.node.id.empty()) CheckRecord(m, r);
+    if (ctx_.count() == problems_before && !cfg_.node.id.empty()) {
+      WorkerRecord checked = r;
+      if (from_template && !checked.assigned_node) checked.execution_mode = ExecutionMode::kParallel;
+      CheckRecord(m, checked);
+    }
     d.source_hash = HashDeclaration(m, r.script);
     cfg_.workers.push_back(std::move(d));
   }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,10 @@ struct AccountSection {
 // changes made later through the admin API survive restarts.
 struct WorkerDeclaration {
   std::string name;                       // `name`, unique in the file; sid = NameUuid(node.id + "/" + name) unless `sid` is given (then name = sid when absent)
-  std::string template_id;                // `template:`; used by the plugins issue
+  std::string template_id;                // `template:`; the template supplies script and defaults
+  // The YAML keys (snake_case) the declaration gives; for a template declaration these
+  // fields override the template's defaults (plus `active`, true unless given).
+  std::set<std::string> given;
   // Fields from YAML (snake_case keys); active defaults to true, nid = node.id, sid is
   // set; script is empty when a template supplies it; note/timestamp are left for
   // NewWorkerRecord to fill.

@@ -174,7 +174,9 @@ class Engine {
   // True after a heap-limit failure: the isolate must not be used again.
   bool broken() const;
 
-  // Thread-safe: stops whatever JavaScript is running now. The current call fails.
+  // Thread-safe: stops whatever JavaScript is running now; the current call fails with
+  // kTerminated. If nothing is running, the next entry fails instead. (Stops with a grace
+  // period go through StopSwitch, which only ends runs still going at the deadline.)
   void Terminate();
   HeapUsage heap_usage();
 

@@ -38,12 +38,34 @@ std::string DeclaredSid(const Config& config, const WorkerDeclaration& declarati
   return NameUuid(config.node.id + "/" + declaration.name);
 }
 
-Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms) {
+TemplateOverrides DeclarationOverrides(const WorkerDeclaration& d) {
+  const WorkerRecord& r = d.record;
+  auto given = [&](const char* key) { return d.given.count(key) > 0; };
+  TemplateOverrides o;
+  o.active = given("active") ? r.active : true;
+  if (given("mode")) o.mode = r.mode;
+  if (given("priority")) o.priority = r.priority;
+  if (given("execution_mode")) o.execution_mode = r.execution_mode;
+  if (given("scope")) o.scope = r.scope;
+  if (given("account_id")) o.account_id = r.account_id.value_or("");
+  if (given("assigned_node")) o.assigned_node = r.assigned_node.value_or("");
+  if (given("note")) o.note = r.note;
+  if (given("script") || given("script_file")) o.script = r.script;
+  if (given("dependencies")) o.dependencies = r.dependencies;
+  if (given("version")) o.version = r.version;
+  return o;
+}
+
+Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms,
+                                                   const std::vector<WorkerTemplate>& templates) {
   std::vector<std::string> actions;
   for (const auto& declaration : config.workers) {
-    if (!declaration.template_id.empty() && declaration.record.script.empty()) {
-      actions.push_back("worker " + declaration.name + ": templates are not available yet; skipped");
-      continue;
+    const WorkerTemplate* from_template = nullptr;
+    if (!declaration.template_id.empty()) {
+      from_template = FindTemplate(templates, declaration.template_id);
+      if (!from_template)
+        return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " +
+                                       UnknownTemplate(declaration.template_id, templates).message());
     }
     const std::string sid = DeclaredSid(config, declaration);
     const std::string meta_name = "declared/" + sid;
@@ -69,12 +91,21 @@ Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Confi
 
     WorkerRecord fields = declaration.record;
     fields.sid = sid;
+    if (from_template) {
+      TemplateOverrides overrides = DeclarationOverrides(declaration);
+      overrides.sid = sid;
+      auto made = RecordFromTemplate(*from_template, overrides, config.node.id, now_ms);
+      if (!made.ok())
+        return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": template " +
+                                       from_template->id + ": " + made.status().message());
+      fields = std::move(*made);
+    }
     WorkerRecord record;
     if (existing) {
       record = fields;
       record.nid = existing->nid;   // immutable
       record.timestamp = now_ms;
-      if (record.note.empty()) record.note = existing->note;
+      if (record.note.empty() || (from_template && !declaration.given.count("note"))) record.note = existing->note;
     } else {
       record = NewWorkerRecord(config.node.id, fields, now_ms);
     }

@@ -8,6 +8,7 @@
 
 #include "runtime/config/config.h"
 #include "runtime/model/worker_record.h"
+#include "runtime/model/worker_template.h"
 #include "runtime/store/store.h"
 
 namespace ami {
@@ -29,7 +30,17 @@ Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vecto
 // changed since it was last applied (the declaration's hash is kept in the store's meta
 // table), keeping its sid and nid. A record moved between scopes is deleted from the old
 // space. Returns one line per action for the node log.
-Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms);
+//
+// A declaration with `template:` makes its record with RecordFromTemplate from the
+// template of that id in `templates`; the fields the declaration gives (its `given`
+// keys) are the overrides, and `active` is true unless given. An unknown template id is
+// an InvalidArgument naming the declaration ("file:line:col: workers: grid: unknown
+// template \"x\"; known: ...").
+Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms,
+                                                   const std::vector<WorkerTemplate>& templates = {});
+
+// The overrides a template declaration stands for (its given fields; active true unless given).
+TemplateOverrides DeclarationOverrides(const WorkerDeclaration& declaration);
 
 // The sid a declaration gets: its `sid`, or a name-based UUID of node id + name.
 std::string DeclaredSid(const Config& config, const WorkerDeclaration& declaration);

@@ -6,12 +6,21 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <spdlog/spdlog.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace ami::test {
+
+namespace {
+// In-process nodes log every worker start and stop; tests only want warnings and errors.
+const bool quiet_node_log = [] {
+  spdlog::set_level(spdlog::level::warn);
+  return true;
+}();
+}  // namespace
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "ami-test-XXXXXX").string();
