@@ -85,22 +85,21 @@ struct WorkerState : js::Host {
     const uint64_t gen = engine_gen;
     const auto op = request.op;
     self->request(*env->store, caf::infinite, kv_atom_v, std::move(request))
-        .then(
-            [this, gen, id](js::KvReply& reply) {
-              if (gen != engine_gen) return;
-              Enqueue([this, id, r = std::move(reply)]() mutable {
-                if (engine) engine->CompleteKv(id, std::move(r));
+        .then([this, gen, id](js::KvReply& reply) { DeliverKv(gen, id, std::move(reply)); },
+              [this, gen, id, op](caf::error& err) {
+                js::KvReply reply;
+                reply.op = op;
+                reply.status = Status::IOError("store unavailable: " + caf::to_string(err));
+                DeliverKv(gen, id, std::move(reply));
               });
-            },
-            [this, gen, id, op](caf::error& err) {
-              if (gen != engine_gen) return;
-              js::KvReply reply;
-              reply.op = op;
-              reply.status = Status::IOError("store unavailable: " + caf::to_string(err));
-              Enqueue([this, id, r = std::move(reply)]() mutable {
-                if (engine) engine->CompleteKv(id, std::move(r));
-              });
-            });
+  }
+
+  // Replies of an engine that was replaced meanwhile (gen differs) are dropped.
+  void DeliverKv(uint64_t gen, uint64_t id, js::KvReply reply) {
+    if (gen != engine_gen) return;
+    Enqueue([this, id, r = std::move(reply)]() mutable {
+      if (engine) engine->CompleteKv(id, std::move(r));
+    });
   }
 
   void StartExchangeCall(uint64_t id, js::ExchangeCall call) override {
@@ -109,9 +108,9 @@ struct WorkerState : js::Host {
       js::ExchangeReply reply{false, "null", error_class, std::move(message)};
       self->send(self, cex_atom_v, gen, id, std::move(reply));
     };
-    auto entry = env->exchanges ? env->exchanges->exchanges.find(call.exchange)
-                                : decltype(env->exchanges->exchanges.end()){};
-    if (!env->exchanges || entry == env->exchanges->exchanges.end())
+    const ExchangeDirectory& directory = *env->exchanges;
+    auto entry = directory.exchanges.find(call.exchange);
+    if (entry == directory.exchanges.end())
       return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node_id);
     if (!entry->second.connector) return fail("ExchangeNotAvailable", entry->second.unavailable);
 
@@ -120,8 +119,8 @@ struct WorkerState : js::Host {
     ctx.term = record.execution_mode == ExecutionMode::kLeader ? 1 : 0;  // single node: term 1
     if (record.account_id) {
       // The account's credentials come from the node config; the script never sees them.
-      auto account = env->exchanges->accounts.find(*record.account_id);
-      if (account == env->exchanges->accounts.end())
+      auto account = directory.accounts.find(*record.account_id);
+      if (account == directory.accounts.end())
         return fail("AuthenticationError", "account " + *record.account_id + " is not configured on node " + env->node_id);
       if (account->second.exchange != call.exchange)
         return fail("AuthenticationError", "account " + *record.account_id + " belongs to exchange " +
@@ -204,10 +203,8 @@ struct WorkerState : js::Host {
     }
     options.start_time_ms = static_cast<double>(env->node_start_ms);
     options.stop_switch = stop_switch;
-    if (env->exchanges) {
-      options.exchanges_json = env->exchanges->exchanges_json;
-      options.error_classes_json = env->exchanges->error_classes_json;
-    }
+    options.exchanges_json = env->exchanges->exchanges_json;
+    options.error_classes_json = env->exchanges->error_classes_json;
     auto created = js::Engine::Create(options, this);
     if (!created.ok()) return Fail("cannot start: " + created.status().message());
     js::ScriptError error;

@@ -47,7 +47,7 @@ struct WorkerEnvironment {
   LogSection log;
   std::filesystem::path log_dir;            // <data_dir>/logs/workers
   int64_t node_start_ms = 0;                // Stels.startTime
-  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex
+  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex; never null
   std::shared_ptr<ConnectorPool> connector_pool;       // where connector calls run
 };
 

@@ -10,6 +10,7 @@
 // its script is loaded and its one call is parked on a timer, i.e. it is idle. When all
 // markers are there (and RunningWorkers() == --workers), the bench waits --settle
 // seconds and reads VmRSS again. (after - before) / workers is the RSS per idle worker.
+// The process's CPU time over those --settle seconds is reported too (idle overhead).
 // The file-descriptor limit is raised to the hard limit first, as amid does: each
 // worker keeps its log file open.
 //
@@ -25,7 +26,7 @@ using namespace ami::bench;
 int main(int argc, char** argv) {
   Args args(argc, argv, "usage: bench_idle_rss [--workers=1000] [--settle=2]");
   const int workers = std::max(1, args.Int("workers", 1000));
-  const double settle = std::max(0.0, args.Num("settle", 2));
+  const double settle = std::max(0.1, args.Num("settle", 2));
   args.CheckKnown({"workers", "settle"});
   const uint64_t nofile = RaiseFileLimit();
   std::printf("AMI RSS per idle worker: %d single-mode workers parked in Stels.sleep(1e9), RLIMIT_NOFILE %llu\n",
@@ -74,7 +75,10 @@ int main(int argc, char** argv) {
   const double up_s = MsSince(t0) / 1000.0;
   if (!all_up) Die("only " + std::to_string(up) + " of " + std::to_string(workers) + " workers came up in 150 s");
   const int running = node->RunningWorkers();
+  const double cpu0 = CpuSeconds();
+  const auto s0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(settle));
+  const double idle_cpu_pct = 100.0 * (CpuSeconds() - cpu0) / (MsSince(s0) / 1000.0);
   const uint64_t rss1 = RssBytes();
   const uint64_t hwm = RssBytes("VmHWM:");
   const int fds1 = OpenFds();
@@ -91,6 +95,8 @@ int main(int argc, char** argv) {
               put_s, workers, up_s, up_s * 1000.0 / workers);
   std::printf("  worker actors alive:  %d; open fds %d -> %d; run slots in use %d, waiting %zu\n", running, fds0,
               fds1, counters.in_use, counters.waiting);
+  std::printf("  CPU while idle:       %8.1f %% of one core (process user+sys over the %.1f s settle time)\n",
+              idle_cpu_pct, settle);
 
   const auto ts = Clock::now();
   Status s = node.Shutdown(std::chrono::seconds(60));
@@ -108,6 +114,7 @@ int main(int argc, char** argv) {
                  {"per_worker_mb", Round(per_worker_mb, 3)},
                  {"put_s", Round(put_s, 2)},
                  {"all_up_s", Round(up_s, 2)},
+                 {"idle_cpu_pct", Round(idle_cpu_pct, 1)},
                  {"shutdown_s", Round(shutdown_s, 2)},
                  {"rss_after_shutdown_mb", Round(rss2 / mb, 1)}};
   PrintResult(result);

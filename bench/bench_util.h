@@ -153,6 +153,14 @@ inline uint64_t RssBytes(const char* field = "VmRSS:") {
   return 0;
 }
 
+// User + system CPU time of the whole process so far, in seconds.
+inline double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 inline int OpenFds() {
   int n = 0;
   std::error_code ec;

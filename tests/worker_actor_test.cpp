@@ -32,6 +32,17 @@ execution:
   network_backoff: { initial: 1ms, factor: 1, max: 1ms }
 )YAML";
 
+// An active worker record with a fresh sid, as setWorker would make it.
+WorkerRecord ActiveRecord(const std::string& script, Priority priority = Priority::kNormal,
+                          WorkerMode mode = WorkerMode::kLoop) {
+  WorkerRecord fields;
+  fields.active = true;
+  fields.script = script;
+  fields.priority = priority;
+  fields.mode = mode;
+  return NewWorkerRecord("s-0001", fields, WallMillis());
+}
+
 struct NodeFixture {
   TempDir dir;
   std::unique_ptr<LocalNode> node;
@@ -47,13 +58,8 @@ struct NodeFixture {
   }
 
   WorkerRecord Put(const std::string& script, Priority priority = Priority::kNormal,
-                   WorkerMode mode = WorkerMode::kLoop, bool active = true) {
-    WorkerRecord fields;
-    fields.script = script;
-    fields.priority = priority;
-    fields.mode = mode;
-    fields.active = active;
-    WorkerRecord record = NewWorkerRecord("s-0001", fields, WallMillis());
+                   WorkerMode mode = WorkerMode::kLoop) {
+    WorkerRecord record = ActiveRecord(script, priority, mode);
     Status s = node->PutWorker(record);
     INFO(s.message());
     REQUIRE(s.ok());
@@ -217,11 +223,8 @@ execution:
   REQUIRE(config.ok());
   auto node = LocalNode::Start(*config);
   REQUIRE(node.ok());
-  WorkerRecord fields;
-  fields.active = true;
-  fields.priority = Priority::kCritical;
-  fields.script = "await Stels.local.set(['nb', Date.now()], 1);\nconst e = new Error('down'); e.name = 'NetworkError'; throw e;";
-  auto record = NewWorkerRecord("s-0001", fields, WallMillis());
+  auto record = ActiveRecord("await Stels.local.set(['nb', Date.now()], 1);\nconst e = new Error('down'); e.name = 'NetworkError'; throw e;",
+                             Priority::kCritical);
   REQUIRE((*node)->PutWorker(record).ok());
   std::vector<int64_t> times;
   REQUIRE(Eventually([&] {
@@ -304,11 +307,7 @@ execution:
   REQUIRE(started.ok());
   auto& node = **started;
   auto put = [&](const std::string& script, Priority p) {
-    WorkerRecord fields;
-    fields.active = true;
-    fields.priority = p;
-    fields.script = script;
-    auto r = NewWorkerRecord("s-0001", fields, WallMillis());
+    auto r = ActiveRecord(script, p);
     REQUIRE(node.PutWorker(r).ok());
     return r;
   };
@@ -316,10 +315,7 @@ execution:
   auto bomb = put("const hoard = [];\nwhile (true) hoard.push(new Array(1000000).fill(1));", Priority::kLow);
   auto spin = put("while (true) {}", Priority::kLow);
   // A record whose script does not compile, written behind the validation's back.
-  WorkerRecord broken_fields;
-  broken_fields.active = true;
-  broken_fields.script = "let a = ;";
-  auto broken = NewWorkerRecord("s-0001", broken_fields, WallMillis());
+  auto broken = ActiveRecord("let a = ;");
   js::KvRequest put_raw;
   put_raw.op = js::KvRequest::Op::kCommit;
   put_raw.space = kv::Space::kLocal;
@@ -352,17 +348,15 @@ execution:
 
 TEST_CASE("exclusive workers run only on their assigned node", "[worker][placement]") {
   NodeFixture f;
-  WorkerRecord fields;
-  fields.active = true;
-  fields.execution_mode = ExecutionMode::kExclusive;
-  fields.assigned_node = "s-0002";
-  fields.script = CountingScript("elsewhere");
-  auto other = NewWorkerRecord("s-0001", fields, WallMillis());
-  REQUIRE(f.node->PutWorker(other).ok());
-  fields.assigned_node = "s-0001";
-  fields.script = CountingScript("here");
-  auto here = NewWorkerRecord("s-0001", fields, WallMillis());
-  REQUIRE(f.node->PutWorker(here).ok());
+  auto exclusive = [&](const std::string& name, const std::string& node_id) {
+    auto r = ActiveRecord(CountingScript(name));
+    r.execution_mode = ExecutionMode::kExclusive;
+    r.assigned_node = node_id;
+    REQUIRE(f.node->PutWorker(r).ok());
+    return r;
+  };
+  auto other = exclusive("elsewhere", "s-0002");
+  exclusive("here", "s-0001");
   REQUIRE(Eventually([&] { return f.Counter("here") >= 2; }));
   CHECK(f.Counter("elsewhere") == 0);
   CHECK(f.Stats(other.sid).status == "waiting: exclusive to s-0002");
@@ -377,11 +371,8 @@ TEST_CASE("workers restart with the node; their KV data survives", "[worker][res
   {
     auto node = LocalNode::Start(*config);
     REQUIRE(node.ok());
-    WorkerRecord fields;
-    fields.active = true;
-    fields.priority = Priority::kHigh;
-    fields.script = "const e = await Stels.local.get(['boots']);\nif (!globalThis.counted) { globalThis.counted = true; await Stels.local.set(['boots'], (e.value || 0) + 1); }";
-    auto r = NewWorkerRecord("s-0001", fields, WallMillis());
+    auto r = ActiveRecord("const e = await Stels.local.get(['boots']);\nif (!globalThis.counted) { globalThis.counted = true; await Stels.local.set(['boots'], (e.value || 0) + 1); }",
+                          Priority::kHigh);
     sid = r.sid;
     REQUIRE((*node)->PutWorker(r).ok());
     REQUIRE(Eventually([&] { return (*node)->stats().Get(sid) && (*node)->stats().Get(sid)->executions >= 2; }));
@@ -412,12 +403,7 @@ std::chrono::milliseconds CriticalTimeUnderLoad(bool priority_order, int busy, i
   REQUIRE(started.ok());
   auto& node = **started;
   auto put = [&](const std::string& script, Priority p, WorkerMode mode) {
-    WorkerRecord fields;
-    fields.active = true;
-    fields.priority = p;
-    fields.mode = mode;
-    fields.script = script;
-    REQUIRE(node.PutWorker(NewWorkerRecord("s-0001", fields, WallMillis())).ok());
+    REQUIRE(node.PutWorker(ActiveRecord(script, p, mode)).ok());
   };
   // Each busy worker burns ~10 ms of CPU per slice and at once wants another slice.
   for (int i = 0; i < busy; ++i)

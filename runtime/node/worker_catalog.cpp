@@ -58,15 +58,16 @@ TemplateOverrides DeclarationOverrides(const WorkerDeclaration& d) {
 
 Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms,
                                                    const std::vector<WorkerTemplate>& templates) {
+  // Every template id is checked before anything is written: a typo changes nothing.
+  for (const auto& declaration : config.workers) {
+    if (!declaration.template_id.empty() && !FindTemplate(templates, declaration.template_id))
+      return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " +
+                                     UnknownTemplate(declaration.template_id, templates).message());
+  }
   std::vector<std::string> actions;
   for (const auto& declaration : config.workers) {
-    const WorkerTemplate* from_template = nullptr;
-    if (!declaration.template_id.empty()) {
-      from_template = FindTemplate(templates, declaration.template_id);
-      if (!from_template)
-        return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " +
-                                       UnknownTemplate(declaration.template_id, templates).message());
-    }
+    const WorkerTemplate* from_template =
+        declaration.template_id.empty() ? nullptr : FindTemplate(templates, declaration.template_id);
     const std::string sid = DeclaredSid(config, declaration);
     const std::string meta_name = "declared/" + sid;
     auto applied_hash = store.GetMeta(meta_name);
