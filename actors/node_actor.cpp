@@ -136,6 +136,8 @@ struct NodeState {
     const std::string sid = it->second;
     sid_of.erase(it);
     running.erase(sid);
+    // A deleted worker's stats go once its actor is gone (Reconcile saw it still stopping).
+    if (records.find(sid) == records.end()) env->stats->Remove(sid);
     if (down.reason && !shutting_down) {
       spdlog::error("worker {} actor died: {}", sid, caf::to_string(down.reason));
     }
