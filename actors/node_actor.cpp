@@ -104,9 +104,9 @@ struct NodeState {
     get.space = kv::Space::kLocal;
     js::KvRequest get_net = get;
     get_net.space = kv::Space::kNetwork;
-    self->request(*env->store, caf::infinite, kv_atom_v, get).then([=](js::KvReply& local) {
+    self->request(*env->store, caf::infinite, kv_atom_v, get).then([this, sid, get_net](js::KvReply& local) {
       if (local.entry || !local.status.ok()) return OnRecordRead(sid, local);
-      self->request(*env->store, caf::infinite, kv_atom_v, get_net).then([=](js::KvReply& net) {
+      self->request(*env->store, caf::infinite, kv_atom_v, get_net).then([this, sid](js::KvReply& net) {
         OnRecordRead(sid, net);
       });
     });
@@ -124,7 +124,7 @@ struct NodeState {
     put.space = SpaceOf(record);
     put.mutations.push_back(
         kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt});
-    self->request(*env->store, caf::infinite, kv_atom_v, std::move(put)).then([=](js::KvReply& reply) {
+    self->request(*env->store, caf::infinite, kv_atom_v, std::move(put)).then([sid](js::KvReply& reply) {
       if (!reply.status.ok()) spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
     });
     spdlog::error("worker {} set inactive: {}", sid, reason);
