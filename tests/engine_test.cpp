@@ -7,6 +7,7 @@
 
 #include <deque>
 
+#include "ami/plugin/errors.h"
 #include "runtime/js/engine.h"
 #include "tests/support/test_support.h"
 
@@ -426,4 +427,40 @@ TEST_CASE("Stels.runtime.cex builds CCXT-shaped exchanges with CCXT error classe
   CHECK(outcome->error.error_class == ErrorClass::kNetwork);
   CHECK(f.host.Logged("last 100.5"));
   CHECK(f.host.Logged("InsufficientFunds: bybit: insufficient USDT"));
+}
+
+TEST_CASE("every CCXT error class reaches the script as itself, its ancestors and its error class", "[engine][cex]") {
+  nlohmann::json classes = nlohmann::json::array();
+  for (const auto& c : ami::plugin::kErrorClasses)
+    classes.push_back({c.name, c.parent ? nlohmann::json(c.parent) : nlohmann::json(nullptr)});
+  for (const auto& c : ami::plugin::kErrorClasses) {
+    INFO(c.name);
+    Fixture f;
+    EngineOptions options;
+    options.exchanges_json = R"([{"id":"bybit","describe":{"methods":[{"name":"fetchTicker"}]}}])";
+    options.error_classes_json = classes.dump();
+    auto e = f.Make(options);
+    // The script checks instanceof against the class and every ancestor, then rethrows.
+    REQUIRE(e->Load(R"JS(
+      try { await new Stels.runtime.cex.bybit().fetchTicker('BTC/USDT'); }
+      catch (err) {
+        const chain = [];
+        for (let p = Object.getPrototypeOf(err); p && p !== Error.prototype; p = Object.getPrototypeOf(p)) chain.push(p.constructor.name);
+        const ok = chain.every((name) => err instanceof ccxt[name]) && err instanceof Error;
+        logger.info(ok + ' ' + chain.join('>'));
+        throw err;
+      }
+    )JS").ok());
+    e->StartCall();
+    REQUIRE(f.host.exchange_calls.size() == 1);
+    e->CompleteExchangeCall(f.host.exchange_calls.front().first, {false, "null", c.name, "simulated"});
+    auto outcome = e->TakeOutcome();
+    REQUIRE(outcome.has_value());
+    CHECK(outcome->error.name == c.name);
+    // The chain from the class up to BaseError, as the SDK declares it.
+    std::string expected = c.name;
+    for (const char* p = c.parent; p; p = ami::plugin::ErrorClassParent(p)) expected += std::string(">") + p;
+    CHECK(f.host.Logged("true " + expected));
+    CHECK((outcome->error.error_class == ErrorClass::kNetwork) == ami::plugin::IsNetworkErrorClass(c.name));
+  }
 }
