@@ -199,6 +199,28 @@ Result<js::KvReply> LocalNode::Kv(js::KvRequest request) {
   return out;
 }
 
+Result<std::optional<kv::Entry>> LocalNode::KvGet(kv::Space space, const kv::Key& key) {
+  js::KvRequest get;
+  get.op = js::KvRequest::Op::kGet;
+  get.space = space;
+  get.key = key;
+  auto reply = Kv(std::move(get));
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  return std::move(reply->entry);
+}
+
+Result<std::vector<kv::Entry>> LocalNode::KvList(kv::Space space, const kv::Key& prefix) {
+  js::KvRequest list;
+  list.op = js::KvRequest::Op::kList;
+  list.space = space;
+  list.list.prefix = prefix;
+  auto reply = Kv(std::move(list));
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  return std::move(reply->entries);
+}
+
 Status LocalNode::PutWorker(const WorkerRecord& record) {
   Status valid = ValidateRecord(record);
   if (!valid.ok()) return valid;

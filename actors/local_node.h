@@ -50,6 +50,9 @@ class LocalNode {
 
   // --- blocking helpers ---
   Result<js::KvReply> Kv(js::KvRequest request);
+  // The entry at `key` (nullopt when absent), and the entries under `prefix` in key order.
+  Result<std::optional<kv::Entry>> KvGet(kv::Space space, const kv::Key& key);
+  Result<std::vector<kv::Entry>> KvList(kv::Space space, const kv::Key& prefix);
   // Writes a record (after ValidateRecord); the node reconciles: starts, reloads or stops.
   Status PutWorker(const WorkerRecord& record);
   Status DeleteWorker(const std::string& sid);

@@ -299,26 +299,16 @@ class BenchNode {
   }
 
   std::optional<json> Get(const kv::Key& key) {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.space = kv::Space::kLocal;
-    get.key = key;
-    auto reply = node_->Kv(get);
-    if (!reply.ok()) Die("Kv get: " + reply.status().message());
-    if (!reply->status.ok()) Die("Kv get: " + reply->status.message());
-    if (!reply->entry) return std::nullopt;
-    return json::parse(reply->entry->value);
+    auto entry = node_->KvGet(kv::Space::kLocal, key);
+    if (!entry.ok()) Die("Kv get: " + entry.status().message());
+    if (!*entry) return std::nullopt;
+    return json::parse((*entry)->value);
   }
 
   std::vector<kv::Entry> List(const kv::Key& prefix) {
-    js::KvRequest list;
-    list.op = js::KvRequest::Op::kList;
-    list.space = kv::Space::kLocal;
-    list.list.prefix = prefix;
-    auto reply = node_->Kv(list);
-    if (!reply.ok()) Die("Kv list: " + reply.status().message());
-    if (!reply->status.ok()) Die("Kv list: " + reply->status.message());
-    return reply->entries;
+    auto entries = node_->KvList(kv::Space::kLocal, prefix);
+    if (!entries.ok()) Die("Kv list: " + entries.status().message());
+    return *entries;
   }
 
   std::optional<WorkerStats> Stats(const std::string& sid) { return node_->stats().Get(sid); }

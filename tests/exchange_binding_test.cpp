@@ -51,12 +51,9 @@ WorkerRecord Put(LocalNode& node, const std::string& script, std::optional<std::
 }
 
 std::optional<json> Local(LocalNode& node, const std::string& name) {
-  js::KvRequest get;
-  get.op = js::KvRequest::Op::kGet;
-  get.key = kv::MakeKey({name});
-  auto reply = node.Kv(get);
-  if (!reply.ok() || !reply->entry) return std::nullopt;
-  return json::parse(reply->entry->value);
+  auto entry = node.KvGet(kv::Space::kLocal, kv::MakeKey({name}));
+  if (!entry.ok() || !*entry) return std::nullopt;
+  return json::parse((*entry)->value);
 }
 
 }  // namespace

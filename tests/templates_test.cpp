@@ -57,13 +57,9 @@ std::unique_ptr<LocalNode> StartNode(const TempDir& dir, const std::string& work
 }
 
 std::optional<json> Get(LocalNode& node, kv::Space space, const kv::Key& key) {
-  js::KvRequest get;
-  get.op = js::KvRequest::Op::kGet;
-  get.space = space;
-  get.key = key;
-  auto reply = node.Kv(get);
-  if (!reply.ok() || !reply->status.ok() || !reply->entry) return std::nullopt;
-  return json::parse(reply->entry->value);
+  auto entry = node.KvGet(space, key);
+  if (!entry.ok() || !*entry) return std::nullopt;
+  return json::parse((*entry)->value);
 }
 
 std::optional<json> Net(LocalNode& node, std::initializer_list<std::string_view> key) {
@@ -71,14 +67,9 @@ std::optional<json> Net(LocalNode& node, std::initializer_list<std::string_view>
 }
 
 std::vector<kv::Entry> NetList(LocalNode& node, std::initializer_list<std::string_view> prefix) {
-  js::KvRequest list;
-  list.op = js::KvRequest::Op::kList;
-  list.space = kv::Space::kNetwork;
-  list.list.prefix = kv::MakeKey(prefix);
-  auto reply = node.Kv(list);
-  REQUIRE(reply.ok());
-  REQUIRE(reply->status.ok());
-  return reply->entries;
+  auto entries = node.KvList(kv::Space::kNetwork, kv::MakeKey(prefix));
+  REQUIRE(entries.ok());
+  return *entries;
 }
 
 // Runs `body` (an async function body) as a single-mode worker and returns what it

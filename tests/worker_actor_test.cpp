@@ -74,24 +74,16 @@ struct NodeFixture {
   }
 
   std::optional<json> Local(const kv::Key& key) {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.space = kv::Space::kLocal;
-    get.key = key;
-    auto reply = node->Kv(get);
-    REQUIRE(reply.ok());
-    if (!reply->entry) return std::nullopt;
-    return json::parse(reply->entry->value);
+    auto entry = node->KvGet(kv::Space::kLocal, key);
+    REQUIRE(entry.ok());
+    if (!*entry) return std::nullopt;
+    return json::parse((*entry)->value);
   }
 
   std::vector<kv::Entry> List(const kv::Key& prefix) {
-    js::KvRequest list;
-    list.op = js::KvRequest::Op::kList;
-    list.space = kv::Space::kLocal;
-    list.list.prefix = prefix;
-    auto reply = node->Kv(list);
-    REQUIRE(reply.ok());
-    return reply->entries;
+    auto entries = node->KvList(kv::Space::kLocal, prefix);
+    REQUIRE(entries.ok());
+    return *entries;
   }
 
   int64_t Counter(const std::string& name) {
@@ -228,12 +220,9 @@ execution:
   REQUIRE((*node)->PutWorker(record).ok());
   std::vector<int64_t> times;
   REQUIRE(Eventually([&] {
-    js::KvRequest list;
-    list.op = js::KvRequest::Op::kList;
-    list.list.prefix = kv::MakeKey({"nb"});
-    auto reply = (*node)->Kv(list);
+    auto entries = (*node)->KvList(kv::Space::kLocal, kv::MakeKey({"nb"}));
     times.clear();
-    for (auto& e : reply->entries) times.push_back(static_cast<int64_t>(e.key[1].number));
+    for (auto& e : *entries) times.push_back(static_cast<int64_t>(e.key[1].number));
     return times.size() >= 4;
   }));
   CHECK(times[1] - times[0] >= 199);   // 200 ms
@@ -381,11 +370,8 @@ TEST_CASE("workers restart with the node; their KV data survives", "[worker][res
   auto node = LocalNode::Start(*config);
   REQUIRE(node.ok());
   REQUIRE(Eventually([&] {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.key = kv::MakeKey({"boots"});
-    auto reply = (*node)->Kv(get);
-    return reply->entry && json::parse(reply->entry->value) == 2;
+    auto entry = (*node)->KvGet(kv::Space::kLocal, kv::MakeKey({"boots"}));
+    return entry.ok() && *entry && json::parse((*entry)->value) == 2;
   }));
 }
 
@@ -411,11 +397,8 @@ std::chrono::milliseconds CriticalTimeUnderLoad(bool priority_order, int busy, i
         Priority::kLow, WorkerMode::kSingle);
   REQUIRE(Eventually([&] { return node.run_queue().counters().waiting >= static_cast<size_t>(busy) / 2; }));
   auto read = [&] {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.key = kv::MakeKey({"crit"});
-    auto reply = node.Kv(get);
-    return reply->entry ? json::parse(reply->entry->value).get<int64_t>() : int64_t{0};
+    auto entry = node.KvGet(kv::Space::kLocal, kv::MakeKey({"crit"}));
+    return entry.ok() && *entry ? json::parse((*entry)->value).get<int64_t>() : int64_t{0};
   };
   const auto begin = std::chrono::steady_clock::now();
   put("globalThis.n = (globalThis.n || 0) + 1; await Stels.local.set(['crit'], n);", Priority::kCritical, WorkerMode::kLoop);
