@@ -1,5 +1,7 @@
 #include "paper_options.h"
 
+#include "ami/plugin/connector_base.h"
+
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -28,16 +30,7 @@ struct OptionError : std::runtime_error {
 }
 
 double Number(const json& v, const std::string& key) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    try {
-      std::size_t used = 0;
-      double d = std::stod(s, &used);
-      if (used == s.size()) return d;
-    } catch (...) {
-    }
-  }
+  if (auto d = plugin::ParseNumber(v)) return *d;
   Fail(key, "expected a number, got " + v.dump());
 }
 

@@ -32,6 +32,21 @@
 
 namespace ami::plugin {
 
+// A JSON number, or a string holding exactly one ("0.001"), as CCXT arguments and
+// YAML-sourced options allow; nullopt for anything else.
+inline std::optional<double> ParseNumber(const nlohmann::json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (!v.is_string()) return std::nullopt;
+  const std::string s = v.get<std::string>();
+  try {
+    std::size_t used = 0;
+    const double d = std::stod(s, &used);
+    if (used == s.size()) return d;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
 // A CCXT error raised inside a connector. Call() converts it to a CallResult; it never
 // crosses the plugin boundary.
 class CcxtError : public std::runtime_error {
@@ -74,17 +89,7 @@ class CallArgs {
   // Numbers may also be given as numeric strings ("0.001"), as CCXT accepts.
   double number(std::size_t i) const {
     if (!has(i)) Missing(i);
-    const auto& v = a_[i];
-    if (v.is_number()) return v.get<double>();
-    if (v.is_string()) {
-      const std::string s = v.get<std::string>();
-      try {
-        std::size_t used = 0;
-        double d = std::stod(s, &used);
-        if (used == s.size()) return d;
-      } catch (...) {
-      }
-    }
+    if (auto d = ParseNumber(a_[i])) return *d;
     Wrong(i, "a number");
   }
   std::optional<double> opt_number(std::size_t i) const {
