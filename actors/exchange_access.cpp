@@ -1,5 +1,6 @@
 #include "actors/exchange_access.h"
 
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "ami/plugin/ccxt.h"
@@ -53,6 +54,58 @@ std::shared_ptr<ExchangeDirectory> BuildExchangeDirectory(const Config& config,
     classes.push_back({c.name, c.parent ? nlohmann::json(c.parent) : nlohmann::json(nullptr)});
   dir->error_classes_json = classes.dump();
   return dir;
+}
+
+bool IsOrderCreation(std::string_view method) {
+  const plugin::MethodSpec* spec = plugin::FindCcxtMethod(method);
+  // createOrder, createLimitOrder, createMarketBuyOrder, …: CCXT's order-placing calls.
+  return spec && method.rfind("create", 0) == 0 && method.size() >= 5 &&
+         method.substr(method.size() - 5) == "Order";
+}
+
+std::string Base36(uint64_t n) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[n % 36]);
+    n /= 36;
+  } while (n > 0);
+  return out;
+}
+
+std::string MakeClientOrderId(std::string_view sid, std::string_view epoch, uint64_t seq) {
+  std::string id = "ami-";
+  id.append(sid.substr(0, 8));
+  id.append("-").append(epoch).append("-").append(std::to_string(seq));
+  return id;
+}
+
+std::string EnsureClientOrderId(std::string_view method, std::string* args_json, const std::string& generated) {
+  const plugin::MethodSpec* spec = plugin::FindCcxtMethod(method);
+  if (!spec) return "";
+  size_t params_at = 0;
+  while (params_at < std::size(spec->args) && spec->args[params_at] &&
+         std::string_view(spec->args[params_at]) != "params")
+    ++params_at;
+  if (params_at == std::size(spec->args) || !spec->args[params_at]) return "";
+  auto args = nlohmann::json::parse(*args_json, nullptr, false);
+  if (!args.is_array()) return "";
+  while (args.size() <= params_at) args.push_back(nullptr);
+  nlohmann::json& params = args[params_at];
+  if (params.is_null()) params = nlohmann::json::object();
+  if (!params.is_object()) return "";
+  auto given = params.find("clientOrderId");
+  if (given != params.end() && !given->is_null()) {
+    // The script's own id: kept exactly as given.
+    return given->is_string() ? given->get<std::string>() : given->dump();
+  }
+  params["clientOrderId"] = generated;
+  *args_json = args.dump();
+  return generated;
+}
+
+bool IsAmbiguousFailure(std::string_view error_class) {
+  return error_class == plugin::errc::kRequestTimeout || error_class == plugin::errc::kNetworkError;
 }
 
 ConnectorPool::ConnectorPool(int threads) {

@@ -1,10 +1,13 @@
 #include "actors/local_node.h"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "actors/admin_service.h"
+#include "actors/cluster_actor.h"
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
 #include "actors/node_actor.h"
@@ -78,6 +81,16 @@ std::vector<WorkerTemplate> CollectTemplates(const plugins::PluginRegistry* regi
   return out;
 }
 
+// Publishes `actor` on "host:port" (port 0: any free port); returns the port.
+Result<uint16_t> Publish(caf::actor_system& system, const caf::actor& actor, const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  const std::string host = host_port.substr(0, colon);
+  const auto port = static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1)));  // checked by the config loader
+  auto published = system.middleman().publish(actor, port, host.c_str(), true);
+  if (!published) return Status::IOError("cannot listen: " + system.render(published.error()));
+  return *published;
+}
+
 }  // namespace
 
 struct LocalNode::Impl {
@@ -90,8 +103,11 @@ struct LocalNode::Impl {
   std::unique_ptr<caf::actor_system> system;
   caf::actor store;
   caf::actor node;
+  caf::actor cluster;
+  caf::actor admin;
   std::shared_ptr<WorkerEnvironment> env;
   std::vector<WorkerTemplate> templates;
+  uint16_t admin_port = 0;
   bool stopped = false;
 };
 
@@ -140,6 +156,14 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   impl->cfg->set("scheduler.max-threads", impl->slots + 1);
   impl->cfg->set("scheduler.max-throughput", 100);
   impl->cfg->set("logger.verbosity", caf::atom("quiet"));
+  // Remoting carries the cluster and the admin service.
+  impl->cfg->load<caf::io::middleman>();
+  if (config.cluster) {
+    // CAF's own heartbeats let a frozen or cut-off peer's connection fail instead of
+    // hanging forever; the cluster's heartbeats decide up/suspect/down by themselves.
+    impl->cfg->set("middleman.heartbeat-interval", caf::timespan{config.cluster->heartbeat});
+    impl->cfg->set("middleman.connection-timeout", caf::timespan{config.cluster->heartbeat * 6});
+  }
   impl->system = std::make_unique<caf::actor_system>(*impl->cfg);
   impl->store = SpawnStoreActor(*impl->system, std::move(*store));
 
@@ -158,9 +182,27 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   env->exchanges = exchanges;
   // Connector calls block on I/O; a few threads keep slow exchanges from queueing fast ones.
   env->connector_pool = std::make_shared<ConnectorPool>(4);
+  env->members = std::make_shared<cluster::MemberView>();
   impl->env = env;
-  impl->node = SpawnNode(*impl->system, env, std::move(*records));
-  return std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
+  impl->cluster = SpawnClusterActor(*impl->system, ClusterContext{config, env, impl->store});
+  impl->node = SpawnNode(*impl->system, env, std::move(*records), impl->cluster);
+  caf::anon_send(impl->cluster, attach_atom_v, impl->node);
+  // From here on, a failure must stop what was started: the destructor does.
+  auto node = std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
+  Impl& im = *node->impl_;
+  if (config.cluster) {
+    auto port = Publish(*im.system, im.cluster, config.cluster->listen);
+    if (!port.ok()) return Status::IOError("cluster.listen " + config.cluster->listen + ": " + port.status().message());
+    if (startup_log) startup_log->push_back("cluster " + config.cluster->name + ": listening on port " + std::to_string(*port));
+  }
+  if (config.admin) {
+    im.admin = SpawnAdminService(*im.system, AdminContext{config, env, im.store, im.node, im.cluster, im.templates});
+    auto port = Publish(*im.system, im.admin, config.admin->listen);
+    if (!port.ok()) return Status::IOError("admin.listen " + config.admin->listen + ": " + port.status().message());
+    im.admin_port = *port;
+    if (startup_log) startup_log->push_back("admin service listening on port " + std::to_string(*port));
+  }
+  return node;
 }
 
 Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
@@ -174,9 +216,16 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
                  [&](caf::error& err) {
                    status = Status::Aborted("workers did not stop in time: " + caf::to_string(err));
                  });
+    // Only now that no leader worker runs here, hand the leases over (resign), so the
+    // next holder starts at once instead of after the lease time.
+    self->request(impl_->cluster, std::chrono::seconds(5), shutdown_atom_v).receive([](bool) {}, [](caf::error&) {});
+    if (impl_->admin) self->send_exit(impl_->admin, caf::exit_reason::user_shutdown);
+    self->send_exit(impl_->cluster, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->node, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->store, caf::exit_reason::user_shutdown);
   }
+  impl_->admin = nullptr;
+  impl_->cluster = nullptr;
   impl_->node = nullptr;
   impl_->store = nullptr;
   impl_->system.reset();  // waits for every actor to finish
@@ -267,6 +316,32 @@ Result<std::optional<WorkerRecord>> LocalNode::GetWorker(const std::string& sid)
     return std::optional<WorkerRecord>(std::move(*record));
   }
   return std::optional<WorkerRecord>();
+}
+
+uint16_t LocalNode::admin_port() const { return impl_->admin_port; }
+
+std::string LocalNode::Admin(const std::string& token, const std::string& request_json) {
+  if (!impl_->admin) return R"({"ok":false,"error":{"code":"unavailable","message":"no admin section in the config"}})";
+  caf::scoped_actor self{*impl_->system};
+  std::string out;
+  self->request(impl_->admin, std::chrono::seconds(60), admin_atom_v, token, request_json)
+      .receive([&](std::string& reply) { out = std::move(reply); },
+               [&](caf::error& err) {
+                 out = nlohmann::json{{"ok", false},
+                                      {"error", {{"code", "internal"}, {"message", caf::to_string(err)}}}}
+                           .dump();
+               });
+  return out;
+}
+
+std::string LocalNode::ClusterQuery(const std::string& what) {
+  caf::scoped_actor self{*impl_->system};
+  std::string out;
+  auto on_error = [&](caf::error& err) { out = "error: " + caf::to_string(err); };
+  auto on_reply = [&](std::string& reply) { out = std::move(reply); };
+  if (what == "members") self->request(impl_->cluster, std::chrono::seconds(10), members_atom_v).receive(on_reply, on_error);
+  else if (what == "stats") self->request(impl_->cluster, std::chrono::seconds(10), cluster_stats_atom_v).receive(on_reply, on_error);
+  return out;
 }
 
 int LocalNode::RunningWorkers() {

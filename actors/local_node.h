@@ -59,6 +59,13 @@ class LocalNode {
   Result<std::optional<WorkerRecord>> GetWorker(const std::string& sid);
   // Worker actors alive on this node.
   int RunningWorkers();
+  // The admin service (docs/admin-api.md): reply JSON for a request JSON, as a remote
+  // client would get it. Needs an `admin:` section.
+  std::string Admin(const std::string& token, const std::string& request_json);
+  // The port the admin service listens on (useful with admin.listen port 0); 0 = none.
+  uint16_t admin_port() const;
+  // The cluster actor's JSON answers: "members" or "stats" (cluster-wide).
+  std::string ClusterQuery(const std::string& what);
 
   // --- templates (from the template packs in config.plugin_dirs) ---
   // Every template, ordered by pack id then the pack's order; an id offered by two packs

@@ -1,9 +1,10 @@
 // Every message type the node's actors exchange, registered in one CAF type-ID block.
 //
-// Today all of these stay inside one process, so the C++ structs they carry (records,
-// KV requests, run slots) are allowed as "unsafe" local message types. Types that will
-// cross the wire (cluster gossip, leases, admin) get an inspect() overload and a
-// CAF_ADD_TYPE_ID entry here when they are added, so every node registers the same list.
+// Messages that stay inside one process carry C++ structs (records, KV requests, run
+// slots) allowed as "unsafe" local message types: they must never be sent to another
+// process. Types that cross the wire (cluster, admin) are in actors/wire.h with an
+// inspect() each and a CAF_ADD_TYPE_ID entry below, so every process registers the
+// same list.
 //
 // Atom texts are at most 10 characters and must differ from CAF's own atom texts
 // ("tick", "ok", "get", …): atoms are compared by text.
@@ -11,10 +12,12 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/wire.h"
 #include "runtime/exec/run_queue.h"
 #include "runtime/js/engine.h"
 #include "runtime/model/worker_record.h"
@@ -26,6 +29,25 @@ namespace ami {
 struct KvChange {
   kv::Space space = kv::Space::kLocal;
   kv::Key key;
+  bool remote = false;  // applied from a peer's replication batch, not written here
+};
+
+// What a leader-mode worker may do under its lease. The cluster actor hands it to the
+// node actor, which passes it to the worker: `term` is the fencing token sent with every
+// exchange call; after `valid_until` (this process's steady clock: the lease end minus
+// the safety margin) the worker must not execute — it is stopped and its isolate is not
+// entered again.
+struct LeaderGrant {
+  std::string node;
+  uint64_t term = 0;
+  int64_t expires_at_ms = 0;                          // wall epoch ms, for Stels.leader
+  std::chrono::steady_clock::time_point valid_until;  // monotonic, for enforcement
+};
+
+// The replication state of the store's network space (store actor → cluster actor).
+struct ReplState {
+  std::string store_incarnation;  // random id made when the database file was created
+  uint64_t last_versionstamp = 0;
 };
 
 }  // namespace ami
@@ -38,6 +60,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::KvChange)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::kv::Key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ami::js::StopSwitch>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::LeaderGrant)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::ReplState)
 
 CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   // store actor
@@ -59,4 +83,37 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, failed_atom, "wfailed")    // (wfailed, sid, message): budget spent / cannot run
   CAF_ADD_ATOM(ami, ami, shutdown_atom, "shutdown") // (shutdown) -> ok once every worker stopped
   CAF_ADD_ATOM(ami, ami, started_atom, "nstarted")  // (nstarted) -> number of workers running
+  CAF_ADD_ATOM(ami, ami, attach_atom, "cattach")         // (cattach, node actor): cluster actor learns the node actor
+  CAF_ADD_ATOM(ami, ami, want_lease_atom, "wantlease")   // node → cluster: (wantlease, sid, bool want)
+  CAF_ADD_ATOM(ami, ami, lease_changed_atom, "leasechg") // cluster → node: (leasechg, sid, bool held, LeaderGrant)
+  CAF_ADD_ATOM(ami, ami, node_status_atom, "nodeup")     // cluster → node: (nodeup, node id, bool up)
+  CAF_ADD_ATOM(ami, ami, grant_atom, "wgrant")           // node → worker: (wgrant, LeaderGrant) renewed lease
+  // store actor: replication of the network space
+  CAF_ADD_ATOM(ami, ami, repl_changes_atom, "replchg")   // (replchg, uint64 after, uint32 limit) -> wire::ReplBatch
+  CAF_ADD_ATOM(ami, ami, repl_apply_atom, "replapply")   // (replapply, wire::ReplBatch, meta name, meta value) -> uint64 rows applied (error: nothing written)
+  CAF_ADD_ATOM(ami, ami, repl_state_atom, "replstate")   // (replstate) -> ReplState
+  CAF_ADD_ATOM(ami, ami, repl_digest_atom, "repldigest") // (repldigest) -> uint64 hash of the network space
+  // cluster actor ↔ peers (only after the handshake, except hello/auth)
+  CAF_ADD_ATOM(ami, ami, hello_atom, "chello")           // (chello, wire::Hello) -> wire::HelloReply
+  CAF_ADD_ATOM(ami, ami, auth_atom, "cauth")             // (cauth, wire::Auth) -> bool
+  CAF_ADD_ATOM(ami, ami, heartbeat_atom, "cbeat")        // (cbeat, wire::Heartbeat); also the local timer (cbeat)
+  CAF_ADD_ATOM(ami, ami, repl_push_atom, "replpush")     // (replpush, wire::ReplBatch)
+  CAF_ADD_ATOM(ami, ami, repl_pull_atom, "replpull")     // (replpull, uint64 after) -> wire::ReplBatch
+  CAF_ADD_ATOM(ami, ami, lease_atom, "clease")           // (clease, cluster::LeaseMsg)
+  CAF_ADD_ATOM(ami, ami, peer_stats_atom, "cstats")      // (cstats) -> JSON text: this node's stats summary
+  // cluster actor, local questions (admin service)
+  CAF_ADD_ATOM(ami, ami, members_atom, "members")        // (members) -> JSON text: nodes and their state
+  CAF_ADD_ATOM(ami, ami, cluster_stats_atom, "cstatsall")// (cstatsall) -> JSON text: {node id: stats summary}
+  CAF_ADD_ATOM(ami, ami, faults_atom, "faults")          // (faults, JSON text {"drop":[node ids]}) -> JSON text (test only)
+  // admin service
+  CAF_ADD_ATOM(ami, ami, admin_atom, "admin")            // (admin, token, request JSON) -> reply JSON
+  // wire types (actors/wire.h)
+  CAF_ADD_TYPE_ID(ami, (ami::wire::Hello))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::HelloReply))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::Auth))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::Heartbeat))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::ReplRow))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::ReplBatch))
+  CAF_ADD_TYPE_ID(ami, (ami::cluster::Ballot))
+  CAF_ADD_TYPE_ID(ami, (ami::cluster::LeaseMsg))
 CAF_END_TYPE_ID_BLOCK(ami)

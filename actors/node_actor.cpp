@@ -3,17 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.h"
 
 namespace ami {
 
-bool RunsHere(const WorkerRecord& record, const std::string& node_id) {
+bool RunsHere(const WorkerRecord& record, const std::string& node_id, bool holds_lease) {
   switch (record.execution_mode) {
     case ExecutionMode::kParallel: return true;
     case ExecutionMode::kExclusive: return record.assigned_node && *record.assigned_node == node_id;
-    case ExecutionMode::kLeader: return true;  // single node: this node holds every lease
+    case ExecutionMode::kLeader: return holds_lease;
   }
   return false;
 }
@@ -29,23 +30,55 @@ struct RunningWorker {
 struct NodeState {
   caf::stateful_actor<NodeState>* self = nullptr;
   std::shared_ptr<const WorkerEnvironment> env;
+  caf::actor cluster;                               // leases and membership
   std::map<std::string, WorkerRecord> records;      // every known record, by sid
   std::map<std::string, RunningWorker> running;     // worker actors alive, by sid
   std::map<caf::actor_addr, std::string> sid_of;    // for down messages
+  std::map<std::string, LeaderGrant> grants;        // leases this node holds, by sid
+  std::set<std::string> wanted;                     // sids whose lease we asked the cluster for
+  std::set<std::string> down_nodes;                 // peers the cluster reports down
   bool shutting_down = false;
   caf::response_promise shutdown_reply;
 
   static inline const char* name = "ami.node";
 
+  bool Runs(const WorkerRecord& record) const {
+    return RunsHere(record, env->node_id, grants.count(record.sid) > 0);
+  }
+
+  // Why an active record is not running here, for stats.
+  std::string WaitingReason(const WorkerRecord& record) const {
+    if (record.execution_mode == ExecutionMode::kLeader) return "waiting: another node holds the lease";
+    const std::string target = record.assigned_node.value_or("?");
+    if (down_nodes.count(target)) return "waiting: exclusive to " + target + ", which is down";
+    return "waiting: exclusive to " + target;
+  }
+
+  // Leader-mode workers need a lease: ask the cluster while the record is active here.
+  // Giving a lease up waits until the worker actor is gone, so the next holder can never
+  // overlap with a run still ending here; at shutdown the cluster actor resigns them all
+  // after every worker stopped.
+  void UpdateWanted(const std::string& sid) {
+    auto rec = records.find(sid);
+    const bool want = !shutting_down && rec != records.end() && rec->second.active &&
+                      rec->second.execution_mode == ExecutionMode::kLeader;
+    if (want == (wanted.count(sid) > 0)) return;
+    if (!want && (shutting_down || running.count(sid))) return;
+    if (want) wanted.insert(sid);
+    else wanted.erase(sid);
+    self->send(cluster, want_lease_atom_v, sid, want);
+  }
+
   void Reconcile(const std::string& sid) {
+    UpdateWanted(sid);
     auto rec = records.find(sid);
     auto run = running.find(sid);
-    const bool should_run = !shutting_down && rec != records.end() && rec->second.active &&
-                            RunsHere(rec->second, env->node_id);
-    if (rec != records.end() && rec->second.active && !RunsHere(rec->second, env->node_id)) {
+    const bool should_run = !shutting_down && rec != records.end() && rec->second.active && Runs(rec->second);
+    if (rec != records.end() && rec->second.active && !Runs(rec->second)) {
+      const std::string reason = WaitingReason(rec->second);
       env->stats->Update(sid, [&](WorkerStats& s) {
         s.is_running = false;
-        s.status = "waiting: exclusive to " + rec->second.assigned_node.value_or("?");
+        s.status = reason;
       });
     }
     if (should_run && run == running.end()) {
@@ -62,7 +95,10 @@ struct NodeState {
 
   void Spawn(const WorkerRecord& record) {
     auto stop_switch = std::make_shared<js::StopSwitch>();
-    caf::actor worker = SpawnWorker(self->system(), env, record, caf::actor_cast<caf::actor>(self), stop_switch);
+    std::optional<LeaderGrant> grant;
+    if (auto g = grants.find(record.sid); g != grants.end()) grant = g->second;
+    caf::actor worker =
+        SpawnWorker(self->system(), env, record, caf::actor_cast<caf::actor>(self), stop_switch, std::move(grant));
     self->monitor(worker);
     sid_of[worker.address()] = record.sid;
     running[record.sid] = RunningWorker{worker, stop_switch, record};
@@ -96,6 +132,11 @@ struct NodeState {
     Reconcile(sid);
   }
 
+  // A failed store request is logged; without a handler CAF would stop this actor.
+  static auto StoreError(const std::string& sid) {
+    return [sid](caf::error& err) { spdlog::error("node: store request for worker {}: {}", sid, caf::to_string(err)); };
+  }
+
   // Reads the record behind a changed key from both spaces (local first) and reconciles.
   void Refresh(const std::string& sid) {
     js::KvRequest get;
@@ -106,10 +147,9 @@ struct NodeState {
     get_net.space = kv::Space::kNetwork;
     self->request(*env->store, caf::infinite, kv_atom_v, get).then([this, sid, get_net](js::KvReply& local) {
       if (local.entry || !local.status.ok()) return OnRecordRead(sid, local);
-      self->request(*env->store, caf::infinite, kv_atom_v, get_net).then([this, sid](js::KvReply& net) {
-        OnRecordRead(sid, net);
-      });
-    });
+      self->request(*env->store, caf::infinite, kv_atom_v, get_net)
+          .then([this, sid](js::KvReply& net) { OnRecordRead(sid, net); }, StoreError(sid));
+    }, StoreError(sid));
   }
 
   // A worker stopped by itself: keep the record but set it inactive.
@@ -124,10 +164,26 @@ struct NodeState {
     put.space = SpaceOf(record);
     put.mutations.push_back(
         kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt});
-    self->request(*env->store, caf::infinite, kv_atom_v, std::move(put)).then([sid](js::KvReply& reply) {
-      if (!reply.status.ok()) spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
-    });
+    self->request(*env->store, caf::infinite, kv_atom_v, std::move(put))
+        .then(
+            [sid](js::KvReply& reply) {
+              if (!reply.status.ok()) spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
+            },
+            StoreError(sid));
     spdlog::error("worker {} set inactive: {}", sid, reason);
+  }
+
+  void OnLease(const std::string& sid, bool held, const LeaderGrant& grant) {
+    if (held) {
+      const bool renewal = grants.count(sid) > 0;
+      grants[sid] = grant;
+      auto run = running.find(sid);
+      if (renewal && run != running.end()) self->send(run->second.actor, grant_atom_v, grant);
+      if (!renewal) spdlog::info("lease for worker {} acquired (term {})", sid, grant.term);
+    } else if (grants.erase(sid)) {
+      spdlog::info("lease for worker {} lost or released", sid);
+    }
+    Reconcile(sid);
   }
 
   void OnDown(const caf::down_msg& down) {
@@ -136,6 +192,7 @@ struct NodeState {
     const std::string sid = it->second;
     sid_of.erase(it);
     running.erase(sid);
+    UpdateWanted(sid);
     // A deleted worker's stats go once its actor is gone (Reconcile saw it still stopping).
     if (records.find(sid) == records.end()) env->stats->Remove(sid);
     if (down.reason && !shutting_down) {
@@ -163,10 +220,19 @@ struct NodeState {
             Refresh(change.key[2].text);
         },
         [this](failed_atom, const std::string& sid, const std::string& reason) { Deactivate(sid, reason); },
+        [this](lease_changed_atom, const std::string& sid, bool held, const LeaderGrant& grant) {
+          OnLease(sid, held, grant);
+        },
+        [this](node_status_atom, const std::string& node, bool up) {
+          if (up) down_nodes.erase(node);
+          else down_nodes.insert(node);
+          for (const auto& [sid, record] : records)
+            if (record.execution_mode == ExecutionMode::kExclusive && record.assigned_node == node) Reconcile(sid);
+        },
         [this](started_atom) -> int { return static_cast<int>(running.size()); },
         [this](shutdown_atom) -> caf::result<bool> {
           shutdown_reply = self->make_response_promise();
-          shutting_down = true;
+          shutting_down = true;  // leases: see UpdateWanted
           if (running.empty()) {
             FinishShutdown();
             return shutdown_reply;
@@ -180,10 +246,11 @@ struct NodeState {
 };
 
 caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<const WorkerEnvironment> env,
-                        std::vector<StoredWorker> initial) {
+                        std::vector<StoredWorker> initial, caf::actor cluster) {
   NodeState& st = self->state;
   st.self = self;
   st.env = std::move(env);
+  st.cluster = std::move(cluster);
   for (auto& w : initial) st.records[w.record.sid] = std::move(w.record);
   return st.make_behavior();
 }
@@ -191,8 +258,8 @@ caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<co
 }  // namespace
 
 caf::actor SpawnNode(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
-                     std::vector<StoredWorker> initial) {
-  return system.spawn(NodeActor, std::move(env), std::move(initial));
+                     std::vector<StoredWorker> initial, caf::actor cluster) {
+  return system.spawn(NodeActor, std::move(env), std::move(initial), std::move(cluster));
 }
 
 }  // namespace ami

@@ -5,7 +5,11 @@
 // edited, activated, deleted, moved) it reconciles that worker:
 //   should run here = record.active && placement says "here"
 //   placement: parallel → every node; exclusive → only on assignedNode;
-//              leader → the lease holder (a single node holds every lease)
+//              leader → only while this node holds the worker's lease
+// For active leader-mode records it asks the cluster actor for the lease
+// (wantlease) and starts, renews (wgrant) or stops the worker as leases come and go
+// (leasechg). Membership news (nodeup) refreshes the status of exclusive workers whose
+// node is down.
 // and spawns, reloads (script or settings changed) or stops the worker actor. A worker
 // that fails by itself (budget spent, script does not compile) is set inactive in its
 // record, with the reason in its stats.
@@ -24,11 +28,12 @@
 
 namespace ami {
 
-// `initial` are the records read at start-up. `env->store` must stay valid.
+// `initial` are the records read at start-up. `env->store` must stay valid. `cluster` is
+// the cluster actor (actors/cluster_actor.h).
 caf::actor SpawnNode(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
-                     std::vector<StoredWorker> initial);
+                     std::vector<StoredWorker> initial, caf::actor cluster);
 
-// Whether `record` runs on node `node_id` (single-node rules; the cluster adds leases).
-bool RunsHere(const WorkerRecord& record, const std::string& node_id);
+// Whether `record` runs on node `node_id`, given whether this node holds its lease.
+bool RunsHere(const WorkerRecord& record, const std::string& node_id, bool holds_lease);
 
 }  // namespace ami

@@ -9,6 +9,17 @@
 namespace ami {
 namespace {
 
+// Peer-supplied text for a log line: at most `max` bytes, control bytes replaced, so
+// a hostile or broken sender cannot forge or flood log lines.
+std::string ForLog(std::string_view text, size_t max = 64) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 struct Watch {
   kv::Space space;
   std::string encoded_prefix;
@@ -70,23 +81,101 @@ struct StoreState {
         reply.status = (*results)[i].status();
       } else {
         reply.commit = *(*results)[i];
-        if (reply.commit.ok) Notify(batch[i].operation.space, batch[i].operation.mutations);
+        if (reply.commit.ok) {
+          for (const auto& m : batch[i].operation.mutations) Notify(batch[i].operation.space, m.key, false);
+        }
       }
       batch[i].reply.deliver(std::move(reply));
     }
   }
 
-  void Notify(kv::Space space, const std::vector<kv::Mutation>& mutations) {
-    for (const auto& m : mutations) {
-      const std::string encoded = kv::EncodeKey(m.key);
-      for (const auto& w : watches) {
-        if (w.space == space && encoded.compare(0, w.encoded_prefix.size(), w.encoded_prefix) == 0) {
-          caf::anon_send(w.watcher, changed_atom_v, KvChange{space, m.key});
-        }
+  void Notify(kv::Space space, const kv::Key& key, bool remote) {
+    const std::string encoded = kv::EncodeKey(key);
+    for (const auto& w : watches) {
+      if (w.space == space && encoded.compare(0, w.encoded_prefix.size(), w.encoded_prefix) == 0) {
+        caf::anon_send(w.watcher, changed_atom_v, KvChange{space, key, remote});
       }
     }
   }
+
+  wire::ReplBatch Changes(uint64_t after, uint32_t limit) {
+    wire::ReplBatch batch;
+    batch.after = after;
+    batch.upto = after;
+    auto incarnation = store->Incarnation();
+    if (incarnation.ok()) batch.store_incarnation = std::move(*incarnation);
+    auto rows = store->ChangesSince(after, limit);
+    if (!incarnation.ok() || !rows.ok()) {
+      spdlog::error("store: reading replication changes after {}: {}", after,
+                    (incarnation.ok() ? rows.status() : incarnation.status()).message());
+      batch.store_incarnation.clear();
+      return batch;
+    }
+    batch.more = limit != 0 && rows->size() >= limit;
+    batch.rows.reserve(rows->size());
+    for (kv::ReplicaRow& r : *rows) {
+      wire::ReplRow w;
+      w.key = kv::EncodeKey(r.key);
+      w.deleted = r.deleted;
+      w.value = std::move(r.value);
+      w.expires_at = r.expires_at.value_or(0);
+      w.hlc = r.hlc;
+      w.origin = std::move(r.origin);
+      w.versionstamp = r.versionstamp;
+      batch.rows.push_back(std::move(w));
+    }
+    if (!batch.rows.empty()) batch.upto = batch.rows.back().versionstamp;
+    return batch;
+  }
+
+  // Nothing in the batch is trusted: keys are decoded here, the rest validated by
+  // ApplyRemote; bad rows are dropped and reported once for the whole batch.
+  Result<uint64_t> Apply(wire::ReplBatch& batch, const std::string& meta_name, std::string& meta_value) {
+    std::vector<kv::ReplicaRow> rows;
+    rows.reserve(batch.rows.size());
+    size_t undecodable = 0;
+    std::string first_error;
+    for (size_t i = 0; i < batch.rows.size(); ++i) {
+      wire::ReplRow& w = batch.rows[i];
+      // Checked before decoding so an oversized key costs nothing.
+      Result<kv::Key> key = w.key.size() > kv::kMaxKeyBytes
+                                ? Result<kv::Key>(Status::InvalidArgument(
+                                      "key is " + std::to_string(w.key.size()) + " bytes encoded; the limit is " +
+                                      std::to_string(kv::kMaxKeyBytes)))
+                                : kv::DecodeKey(w.key);
+      if (!key.ok()) {
+        if (undecodable++ == 0) first_error = "row " + std::to_string(i) + ": " + key.status().message();
+        continue;
+      }
+      kv::ReplicaRow r;
+      r.key = std::move(key).value();
+      r.deleted = w.deleted;
+      r.value = std::move(w.value);
+      if (w.expires_at != 0) r.expires_at = w.expires_at;
+      r.hlc = w.hlc;
+      r.origin = std::move(w.origin);
+      r.versionstamp = w.versionstamp;
+      rows.push_back(std::move(r));
+    }
+    std::optional<std::pair<std::string, std::string>> meta;
+    if (!meta_name.empty()) meta.emplace(meta_name, std::move(meta_value));
+    auto applied = store->ApplyRemote(rows, meta);
+    if (!applied.ok()) {
+      spdlog::error("store: applying a replication batch from {}: {}", ForLog(batch.node), applied.status().message());
+      return applied.status();
+    }
+    const size_t rejected = undecodable + applied->rejected;
+    if (rejected > 0) {
+      if (first_error.empty()) first_error = applied->first_error;
+      spdlog::warn("store: replication batch from {}: dropped {} of {} rows, e.g. {}", ForLog(batch.node),
+                   rejected, batch.rows.size(), ForLog(first_error, 300));
+    }
+    for (const kv::Key& key : applied->changed) Notify(kv::Space::kNetwork, key, true);
+    return static_cast<uint64_t>(applied->changed.size());
+  }
 };
+
+caf::error StoreError(const Status& status) { return caf::make_error(caf::sec::runtime_error, status.ToString()); }
 
 // The store arrives as a shared_ptr only because spawn arguments must be copyable; this
 // actor is its one user.
@@ -127,6 +216,33 @@ caf::behavior StoreActor(caf::stateful_actor<StoreState>* self, std::shared_ptr<
         Status s = self->state.store->SetMeta(name, value);
         if (!s.ok()) spdlog::error("store: writing meta {}: {}", name, s.message());
         return s.ok();
+      },
+      [=](repl_changes_atom, uint64_t after, uint32_t limit) -> wire::ReplBatch {
+        return self->state.Changes(after, limit);
+      },
+      [=](repl_apply_atom, wire::ReplBatch& batch, const std::string& meta_name,
+          std::string& meta_value) -> caf::result<uint64_t> {
+        auto applied = self->state.Apply(batch, meta_name, meta_value);
+        if (!applied.ok()) return StoreError(applied.status());
+        return *applied;
+      },
+      [=](repl_state_atom) -> caf::result<ReplState> {
+        auto incarnation = self->state.store->Incarnation();
+        if (!incarnation.ok()) return StoreError(incarnation.status());
+        auto last = self->state.store->LastNetworkVersionstamp();
+        if (!last.ok()) {
+          spdlog::error("store: reading the replication state: {}", last.status().message());
+          return StoreError(last.status());
+        }
+        return ReplState{std::move(*incarnation), *last};
+      },
+      [=](repl_digest_atom) -> caf::result<uint64_t> {
+        auto digest = self->state.store->NetworkDigest();
+        if (!digest.ok()) {
+          spdlog::error("store: computing the network digest: {}", digest.status().message());
+          return StoreError(digest.status());
+        }
+        return *digest;
       },
       [=](sweep_atom) {
         auto r = self->state.store->SweepExpired();

@@ -9,6 +9,29 @@
 //                                                prefix get (kvchanged, KvChange) per key
 //   (kvmeta, name) -> string                     "" when unset
 //   (kvmeta, name, value) -> bool
+//
+// Replication of the network space (the cluster actor's side of kv::Store's
+// ChangesSince / ApplyRemote; see store.h for the row rules):
+//   (replchg, uint64 after, uint32 limit) -> wire::ReplBatch
+//        rows with versionstamp > after in versionstamp order, at most `limit` (0 = no
+//        limit) but never splitting one versionstamp's rows; keys are kv::EncodeKey
+//        bytes, expires_at 0 = never. store_incarnation = this store's incarnation,
+//        upto = the last row's versionstamp (= after when there are none), more = the
+//        limit was reached (there may be more). `node` is left empty for the caller.
+//        A store error is logged and answered with an empty batch, upto = after.
+//   (replapply, wire::ReplBatch, string meta_name, string meta_value) -> uint64
+//        applies the batch's rows last-writer-wins in one transaction, together with
+//        meta[meta_name] = meta_value when meta_name is not empty (a cursor moves
+//        exactly with the rows it covers); answers the number of rows applied. Rows
+//        that do not decode or validate are skipped (one warning per batch naming
+//        batch.node, the count and one reason); the others still apply.
+//        Watchers get (kvchanged, KvChange{kNetwork, key, remote = true}) per changed
+//        key. A store error writes nothing (meta included) and is answered with a
+//        caf::error (sec::runtime_error) carrying the message.
+//   (replstate) -> ReplState                    {Incarnation(), LastNetworkVersionstamp()}
+//   (repldigest) -> uint64                      NetworkDigest()
+//   (replstate / repldigest answer a caf::error on a store error.)
+// Local commits notify watchers with remote = false.
 #pragma once
 
 #include <caf/fwd.hpp>

@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.h"
@@ -25,6 +26,7 @@ std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& r
       {"scope", ToString(record.scope)},
       {"workers", 1},
       {"node", {{"id", env.node_id}}},
+      {"cluster", {{"name", env.network}, {"members", env.members ? env.members->Get() : nlohmann::json::array()}}},
   };
   return c.dump();
 }
@@ -39,6 +41,16 @@ bool SameExecution(WorkerRecord a, WorkerRecord b) {
   a.active = b.active;
   return a == b;
 }
+
+using SteadyClock = std::chrono::steady_clock;
+
+// An order creation in flight, kept to be sent again (same arguments, same
+// clientOrderId) when its answer is lost.
+struct OrderCall {
+  js::ExchangeCall call;      // arguments already carry the clientOrderId
+  std::string client_order_id;
+  size_t attempts = 1;        // sent so far
+};
 
 struct WorkerState : js::Host {
   caf::stateful_actor<WorkerState>* self = nullptr;
@@ -63,7 +75,103 @@ struct WorkerState : js::Host {
   int consecutive_critical = 0;
   int consecutive_network = 0;
 
+  // Leader mode (see worker_actor.h).
+  std::optional<LeaderGrant> grant;  // the newest lease; none before the first grant
+  bool lease_waiting = false;        // not running for want of a valid lease
+  uint64_t lease_gen = 0;            // tags lease-end timers
+
+  // Client order ids: unique per worker life (term or start time) and per call (seq).
+  int64_t instance_start_ms = WallMillis();
+  uint64_t order_seq = 0;
+  std::map<uint64_t, OrderCall> order_calls;  // by request id, for the current engine_gen
+
   static inline const char* name = "ami.worker";
+
+  // ---- the lease ---------------------------------------------------------------------
+  bool IsLeader() const { return record.execution_mode == ExecutionMode::kLeader; }
+
+  // Leader mode without a lease valid now (none yet, or it ended): no JavaScript may run.
+  bool LeaseOver() const { return IsLeader() && (!grant || SteadyClock::now() >= grant->valid_until); }
+
+  // The fencing token for exchange calls: the lease's term, 0 outside leader mode.
+  uint64_t Term() const { return IsLeader() && grant ? grant->term : 0; }
+
+  std::string LeaderJson() const {
+    if (!IsLeader() || !grant) return "null";
+    return nlohmann::json{{"node", grant->node},
+                          {"term", grant->term},
+                          {"expiresAt", grant->expires_at_ms ? nlohmann::json(grant->expires_at_ms) : nlohmann::json(nullptr)}}
+        .dump();
+  }
+
+  // The engine refuses to enter at or after the hard deadline and its watchdog ends a
+  // run still going then: the lease end in leader mode, never otherwise.
+  void ApplyHardDeadline() {
+    stop_switch->SetHardDeadline(!IsLeader() ? js::StopSwitch::TimePoint::max()
+                                 : grant     ? grant->valid_until
+                                             : js::StopSwitch::TimePoint::min());
+  }
+
+  // A timer for the lease's end, so a worker idle between iterations notices it too.
+  void ArmLeaseTimer() {
+    if (!IsLeader() || !grant) return;
+    const auto left = std::max(SteadyClock::duration::zero(), grant->valid_until - SteadyClock::now());
+    self->delayed_send(self, std::chrono::ceil<Millis>(left) + Millis(1), grant_atom_v, ++lease_gen);
+  }
+
+  void OnGrant(const LeaderGrant& next) {
+    if (done || !IsLeader()) return;
+    if (grant && next.term < grant->term) {
+      Log(LogLevel::kWarn, "ignored a lease grant with term " + std::to_string(next.term) + " older than " +
+                               std::to_string(grant->term));
+      return;
+    }
+    const bool new_term = !grant || next.term != grant->term;
+    grant = next;
+    ApplyHardDeadline();
+    if (engine) engine->SetLeader(LeaderJson());
+    ArmLeaseTimer();
+    if (lease_waiting && !stopping && !LeaseOver()) {
+      lease_waiting = false;
+      Log(LogLevel::kInfo, "lease granted (term " + std::to_string(grant->term) + "); running");
+      env->stats->Update(record.sid, [](WorkerStats& s) {
+        s.is_running = true;
+        s.status = "running";
+      });
+      Enqueue([this] { StartCall(); });  // makes a fresh engine: the old run ended with the lease
+    } else if (new_term && !lease_waiting) {
+      Log(LogLevel::kInfo, "lease term is now " + std::to_string(grant->term));
+    }
+  }
+
+  // Not running until a grant comes: none yet, or the last one ended.
+  void WaitForLease() {
+    lease_waiting = true;
+    const bool lapsed = grant.has_value();
+    if (lapsed)
+      Log(LogLevel::kWarn, "the lease (term " + std::to_string(grant->term) +
+                               ") ended; the worker does not run until it is renewed");
+    else
+      Log(LogLevel::kError, "leader-mode worker without a lease grant; it does not run until it gets one");
+    env->stats->Update(record.sid, [&](WorkerStats& s) {
+      s.is_running = false;
+      s.status = lapsed ? "waiting: lease lapsed" : "waiting: no lease";
+    });
+  }
+
+  // The lease ended: the run ends here, without entering the isolate again. This is not
+  // the script's error, so nothing is counted. The isolate is discarded, so replies and
+  // timers of the ended run can never resume it under a later lease.
+  void LeaseLapsed() {
+    if (done || lease_waiting) return;
+    ++iterate_gen;
+    ready.clear();
+    order_calls.clear();
+    engine.reset();
+    ++engine_gen;
+    WaitForLease();
+    if (stopping) Finish();
+  }
 
   // ---- js::Host ------------------------------------------------------------------
   void Log(LogLevel level, std::string message) override {
@@ -103,7 +211,20 @@ struct WorkerState : js::Host {
   }
 
   void StartExchangeCall(uint64_t id, js::ExchangeCall call) override {
-    const uint64_t gen = engine_gen;
+    if (IsOrderCreation(call.method)) {
+      // The runtime's clientOrderId makes a repeated call find the first one's order.
+      const std::string start = Base36(static_cast<uint64_t>(instance_start_ms));
+      const std::string epoch = IsLeader() ? std::to_string(Term()) + "-" + start : start;
+      const std::string generated = MakeClientOrderId(record.sid, epoch, order_seq + 1);
+      const std::string coid = EnsureClientOrderId(call.method, &call.args_json, generated);
+      if (coid == generated) ++order_seq;
+      if (!coid.empty()) order_calls[id] = OrderCall{call, coid, 1};
+    }
+    SubmitExchangeCall(engine_gen, id, call);
+  }
+
+  // Sends `call` to its connector on the pool; the answer comes back as (cexreply).
+  void SubmitExchangeCall(uint64_t gen, uint64_t id, const js::ExchangeCall& call) {
     auto fail = [&](const char* error_class, std::string message) {
       js::ExchangeReply reply{false, "null", error_class, std::move(message)};
       self->send(self, cex_atom_v, gen, id, std::move(reply));
@@ -116,7 +237,7 @@ struct WorkerState : js::Host {
 
     plugin::CallContext ctx;
     ctx.worker_sid = record.sid;
-    ctx.term = record.execution_mode == ExecutionMode::kLeader ? 1 : 0;  // single node: term 1
+    ctx.term = Term();  // the fencing token: the exchange refuses a term older than one it saw
     if (record.account_id) {
       // The account's credentials come from the node config; the script never sees them.
       auto account = directory.accounts.find(*record.account_id);
@@ -136,13 +257,49 @@ struct WorkerState : js::Host {
       }
     }
     caf::actor me = caf::actor_cast<caf::actor>(self);
-    env->connector_pool->Submit([connector = entry->second.connector, ctx = std::move(ctx), call = std::move(call), me, gen, id] {
-      plugin::CallResult r = connector->Call(ctx, call.method, call.args_json);
+    env->connector_pool->Submit([connector = entry->second.connector, ctx = std::move(ctx), method = call.method,
+                                 args = call.args_json, me, gen, id] {
+      plugin::CallResult r = connector->Call(ctx, method, args);
       caf::anon_send(me, cex_atom_v, gen, id, js::ExchangeReply{r.ok, std::move(r.json), std::move(r.error_class), std::move(r.message)});
     });
   }
 
   double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->clock->Now())); }
+
+  // An order creation's answer: true when it was lost in a way that may hide an order
+  // made anyway, and the call is sent again after a pause (same clientOrderId, so the
+  // exchange answers with that order rather than making a second one).
+  bool RetryOrder(uint64_t gen, uint64_t id, const js::ExchangeReply& reply) {
+    auto it = order_calls.find(id);
+    if (it == order_calls.end()) return false;
+    OrderCall& order = it->second;
+    const size_t max_attempts = std::size(kOrderRetryDelays) + 1;
+    if (reply.ok || !IsAmbiguousFailure(reply.error_class) || order.attempts >= max_attempts) {
+      order_calls.erase(it);
+      return false;
+    }
+    const Millis delay = kOrderRetryDelays[order.attempts - 1];
+    if (IsLeader() && (!grant || SteadyClock::now() + delay >= grant->valid_until)) {
+      order_calls.erase(it);  // the lease ends first: no order may go out after it
+      return false;
+    }
+    ++order.attempts;
+    Log(LogLevel::kWarn, order.call.exchange + "." + order.call.method + " failed (" + reply.error_class + ": " +
+                             reply.message + "); sending it again with the same clientOrderId " +
+                             order.client_order_id + " in " + std::to_string(delay.count()) + " ms (attempt " +
+                             std::to_string(order.attempts) + " of " + std::to_string(max_attempts) +
+                             "), so an order it may have made is found, not doubled");
+    self->delayed_send(self, delay, cex_atom_v, gen, id);
+    return true;
+  }
+
+  void ResendOrder(uint64_t gen, uint64_t id) {
+    if (gen != engine_gen) return;
+    auto it = order_calls.find(id);
+    if (it == order_calls.end()) return;
+    if (LeaseOver()) return LeaseLapsed();
+    SubmitExchangeCall(gen, id, it->second.call);
+  }
 
   // ---- running entries under a run slot --------------------------------------------
   void Enqueue(std::function<void()> entry) {
@@ -160,6 +317,13 @@ struct WorkerState : js::Host {
 
   void RunReady() {
     while (!ready.empty()) {
+      if (LeaseOver()) {
+        // No entry at or after the lease's end. (LeaseLapsed may start a reload whose
+        // record is not leader-mode; its entry is picked up by this loop.)
+        ready.clear();
+        LeaseLapsed();
+        continue;
+      }
       auto entry = std::move(ready.front());
       ready.pop_front();
       entry();
@@ -173,7 +337,9 @@ struct WorkerState : js::Host {
   // ---- lifecycle ---------------------------------------------------------------------
   void Start() {
     stopping = false;
+    lease_waiting = false;
     consecutive_critical = consecutive_network = 0;
+    ApplyHardDeadline();
     const int64_t now = WallMillis();
     env->stats->Update(record.sid, [&](WorkerStats& s) {
       s.started = now;
@@ -183,6 +349,8 @@ struct WorkerState : js::Host {
       s.consecutive_errors = 0;
     });
     ++engine_gen;
+    if (LeaseOver()) return WaitForLease();
+    ArmLeaseTimer();
     // Making the isolate is CPU work too, so it waits for a run slot like any entry.
     Enqueue([this] {
       CreateEngine();
@@ -197,10 +365,7 @@ struct WorkerState : js::Host {
     options.sid = record.sid;
     options.node_id = env->node_id;
     options.config_json = WorkerConfigJson(*env, record);
-    if (record.execution_mode == ExecutionMode::kLeader) {
-      // Single node: this node is its own majority and holds every lease, term 1.
-      options.leader_json = nlohmann::json{{"node", env->node_id}, {"term", 1}, {"expiresAt", nullptr}}.dump();
-    }
+    options.leader_json = LeaderJson();
     options.start_time_ms = static_cast<double>(env->node_start_ms);
     options.stop_switch = stop_switch;
     options.exchanges_json = env->exchanges->exchanges_json;
@@ -228,6 +393,10 @@ struct WorkerState : js::Host {
   }
 
   void OnCallSettled(const js::CallOutcome& outcome) {
+    if (IsLeader() && !outcome.ok && (outcome.error.cause == js::ScriptError::Cause::kLeaseEnded || LeaseOver())) {
+      // Ended by the lease, not by the script: nothing is counted against its budget.
+      return LeaseLapsed();
+    }
     if (stopping) return Finish();
     const int64_t now = WallMillis();
     if (outcome.ok) {
@@ -322,6 +491,7 @@ struct WorkerState : js::Host {
 
   void Finish() {
     ready.clear();
+    order_calls.clear();
     engine.reset();
     ++engine_gen;
     stop_switch->Clear();
@@ -341,6 +511,7 @@ struct WorkerState : js::Host {
   void Quit() {
     done = true;
     ready.clear();
+    order_calls.clear();
     engine.reset();
     ++engine_gen;
     if (log) log->Flush();
@@ -361,8 +532,15 @@ struct WorkerState : js::Host {
           if (gen == engine_gen) Enqueue([this, id] { if (engine) engine->CompleteTimer(id); });
         },
         [this](cex_atom, uint64_t gen, uint64_t id, js::ExchangeReply& reply) {
-          if (gen == engine_gen)
-            Enqueue([this, id, r = std::move(reply)]() mutable { if (engine) engine->CompleteExchangeCall(id, std::move(r)); });
+          if (gen != engine_gen || RetryOrder(gen, id, reply)) return;
+          Enqueue([this, id, r = std::move(reply)]() mutable { if (engine) engine->CompleteExchangeCall(id, std::move(r)); });
+        },
+        [this](cex_atom, uint64_t gen, uint64_t id) { ResendOrder(gen, id); },  // an order's retry is due
+        [this](grant_atom, const LeaderGrant& next) { OnGrant(next); },
+        [this](grant_atom, uint64_t gen) {  // the lease-end timer
+          if (gen != lease_gen || done || lease_waiting) return;
+          if (LeaseOver()) LeaseLapsed();
+          else ArmLeaseTimer();  // renewed meanwhile: wait for the new end
         },
         [this](stop_atom) { BeginStop(std::nullopt); },
         [this](reload_atom, WorkerRecord& next) {
@@ -385,13 +563,15 @@ struct WorkerState : js::Host {
 };
 
 caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_ptr<const WorkerEnvironment> env,
-                          WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch) {
+                          WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch,
+                          std::optional<LeaderGrant> grant) {
   WorkerState& st = self->state;
   st.self = self;
   st.env = std::move(env);
   st.node = std::move(node);
   st.stop_switch = std::move(stop_switch);
   st.record = std::move(record);
+  st.grant = std::move(grant);
   auto log = WorkerLog::Open(st.record.sid, st.env->log_dir, st.env->log);
   if (log.ok()) st.log = *log;
   else spdlog::error("worker {}: cannot open its log: {}", st.record.sid, log.status().message());
@@ -402,8 +582,10 @@ caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_pt
 }  // namespace
 
 caf::actor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
-                       WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch) {
-  return system.spawn(WorkerActor, std::move(env), std::move(record), std::move(node), std::move(stop_switch));
+                       WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch,
+                       std::optional<LeaderGrant> grant) {
+  return system.spawn(WorkerActor, std::move(env), std::move(record), std::move(node), std::move(stop_switch),
+                      std::move(grant));
 }
 
 }  // namespace ami

@@ -13,6 +13,30 @@
 // A worker that spends its critical-error budget, or cannot compile, sends
 // (wfailed, sid, message) to its node and quits.
 //
+// Leader mode: the worker runs only under a lease (LeaderGrant, actors/messages.h).
+//   - No JavaScript runs without a valid grant or at/after its valid_until: every entry
+//     into the isolate is checked first, and the engine watchdog terminates a run still
+//     going at valid_until (the StopSwitch's hard deadline).
+//   - When the lease ends the run ends ("lease lapsed": no error is counted, the
+//     isolate is discarded, stats say `waiting: lease lapsed`) and the worker waits for
+//     (wstop) or a fresh grant; a grant valid now resumes it with a fresh isolate (the
+//     next iteration, or single mode's one call again).
+//   - (wgrant, LeaderGrant): a renewal or a new term. Its term is the fencing token of
+//     the following exchange calls (CallContext::term), Stels.leader reads
+//     {node, term, expiresAt} from the next entry on, and valid_until moves.
+//   Other modes ignore grants and call exchanges with term 0.
+//
+// Exchange calls: order creations (createOrder and its conveniences) get a
+// params.clientOrderId made by the runtime unless the script gave one:
+// "ami-<sid8>-<term>-<start>-<seq>" in leader mode, "ami-<sid8>-<start>-<seq>" otherwise
+// (start = this actor's start time, Base36; seq counts this actor's ids). The term
+// changes with every new leader; the start time keeps a restarted worker from repeating
+// ids even where a term is handed out again (acceptors that forgot their state). One
+// that fails with RequestTimeout or NetworkError — it may have reached the exchange — is
+// sent again, same arguments and clientOrderId, after 100 ms and 400 ms
+// (kOrderRetryDelays), never once the lease would have ended; the script sees the first
+// success or the last failure.
+//
 // Every entry into the isolate first takes a run slot from the node's RunQueue, so
 // that under contention critical workers run first. Nothing here blocks: KV operations
 // go to the store actor, Stels.sleep() is a delayed message.
@@ -22,10 +46,13 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/exchange_access.h"
+#include "actors/messages.h"
 #include "runtime/base/clock.h"
+#include "runtime/cluster/member_view.h"
 #include "runtime/config/config.h"
 #include "runtime/exec/run_queue.h"
 #include "runtime/js/engine.h"
@@ -49,13 +76,19 @@ struct WorkerEnvironment {
   int64_t node_start_ms = 0;                // Stels.startTime
   std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex; never null
   std::shared_ptr<ConnectorPool> connector_pool;       // where connector calls run
+  std::shared_ptr<cluster::MemberView> members;        // kept current by the cluster actor
 };
 
 // `stop_switch` is shared with the node, which arms it whenever it asks this worker to
-// stop or reload, so a script stuck in synchronous code is still ended on time.
+// stop or reload, so a script stuck in synchronous code is still ended on time; the
+// worker sets its hard deadline from the lease.
+// `grant` is required for a leader-mode record and ignored otherwise. A leader-mode
+// worker spawned without one never runs JavaScript: it logs an error, its stats say
+// `waiting: no lease`, and it starts only if a (wgrant) arrives.
 caf::actor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
                        WorkerRecord record, caf::actor node,
-                       std::shared_ptr<js::StopSwitch> stop_switch);
+                       std::shared_ptr<js::StopSwitch> stop_switch,
+                       std::optional<LeaderGrant> grant = std::nullopt);
 
 // Stels.config as the worker sees it.
 std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& record);

@@ -1,9 +1,13 @@
 // Stels.runtime.cex inside a real node with the real paper connector plugin: accounts'
 // credentials come from the node config and never reach the script or its logs, CCXT
-// calls resolve through the connector pool, and network errors count as network.
+// calls resolve through the connector pool, network errors count as network, orders get
+// clientOrderIds from the runtime, and lost answers to createOrder are retried without
+// doubling the order.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 
 #include "actors/local_node.h"
 #include "tests/support/test_support.h"
@@ -123,4 +127,99 @@ TEST_CASE("exchange network errors count as network errors and never stop the wo
   CHECK(s->critical_errors == 0);
   CHECK(s->is_running);
   CHECK(s->last_error_type == ErrorClass::kNetwork);
+}
+
+TEST_CASE("the runtime gives every order a clientOrderId of its own; a script's own is kept", "[cex][orders]") {
+  TempDir dir;
+  auto node = StartNode(dir, "");
+  const int64_t before = WallMillis();
+  auto w = Put(*node, R"JS(
+    const ex = new Stels.runtime.cex.bybit();
+    const a = await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000);
+    const b = await ex.createLimitBuyOrder('BTC/USDT', 0.001, 30000);
+    const c = await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000, { clientOrderId: 'mine-1' });
+    const d = await ex.createMarketBuyOrder('BTC/USDT', 0.001, { postOnly: false });
+    const e = await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000, undefined);
+    const all = await ex.fetchOrders();
+    await Stels.local.set(['result'], { ids: [a, b, c, d, e].map((o) => o.clientOrderId),
+                                        orders: all.length, leader: Stels.leader });
+  )JS", std::nullopt);
+  REQUIRE(Eventually([&] { return Local(*node, "result").has_value(); }));
+  auto result = *Local(*node, "result");
+  INFO(result.dump());
+  CHECK(result["leader"].is_null());
+  CHECK(result["orders"] == 5);  // five orders, none merged into another
+  const auto& ids = result["ids"];
+  REQUIRE(ids.size() == 5);
+  CHECK(ids[2] == "mine-1");
+  // ami-<first 8 of sid>-<worker start time, base36>-<seq> (no term: not leader mode); the
+  // seq counts only ids the runtime made.
+  const std::regex shape("ami-" + w.sid.substr(0, 8) + "-([0-9a-z]+)-([0-9]+)");
+  std::set<std::string> seen;
+  std::string epoch;
+  int expected_seq = 1;
+  for (int i : {0, 1, 3, 4}) {
+    const std::string id = ids[i];
+    std::smatch m;
+    INFO(id);
+    REQUIRE(std::regex_match(id, m, shape));
+    CHECK(id.size() <= 36);
+    CHECK(std::stoi(m[2]) == expected_seq++);
+    if (epoch.empty()) epoch = m[1];
+    CHECK(m[1] == epoch);  // one worker life, one epoch
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 4);
+  const int64_t started = std::stoll(epoch, nullptr, 36);
+  CHECK(started >= before);
+  CHECK(started <= WallMillis());
+}
+
+TEST_CASE("an ambiguous timeout on createOrder is retried with the same clientOrderId: one order", "[cex][orders]") {
+  TempDir dir;
+  auto node = StartNode(dir, ", test_controls: true");
+  auto w = Put(*node, R"JS(
+    const ex = new Stels.runtime.cex.bybit();
+    const out = {};
+    // The order is made, then the answer is lost — twice. The third try finds it.
+    await ex.paperInjectFault('timeout', 2, 'createOrder');
+    const order = await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000);
+    out.order = { id: order.id, coid: order.clientOrderId };
+    out.afterTimeouts = (await ex.fetchOrders('BTC/USDT')).length;
+    // A network error before the exchange saw the call: retried too, still one order.
+    await ex.paperInjectFault('network', 1, 'createOrder');
+    await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 31000, { clientOrderId: 'net-1' });
+    out.afterNetwork = (await ex.fetchOrders('BTC/USDT')).length;
+    // Three lost answers: retries run out and the script gets the RequestTimeout — the
+    // order exists once all the same.
+    await ex.paperInjectFault('timeout', 3, 'createOrder');
+    try { await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 32000); out.exhausted = 'resolved'; }
+    catch (e) { out.exhausted = e.name + ' ' + (e instanceof ccxt.NetworkError); }
+    out.afterExhausted = (await ex.fetchOrders('BTC/USDT')).length;
+    // A refusal is not retried: the order is invalid every time.
+    try { await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, -1); } catch (e) { out.invalid = e.name; }
+    // Nor are calls other than order creations.
+    await ex.paperInjectFault('timeout', 1, 'fetchTicker');
+    try { await ex.fetchTicker('BTC/USDT'); out.ticker = 'resolved'; } catch (e) { out.ticker = e.name; }
+    out.orders = (await ex.fetchOrders('BTC/USDT')).map((o) => o.clientOrderId);
+    await Stels.local.set(['result'], out);
+  )JS", std::nullopt);
+  REQUIRE(Eventually([&] { return Local(*node, "result").has_value(); }));
+  auto result = *Local(*node, "result");
+  INFO(result.dump());
+  CHECK(result["afterTimeouts"] == 1);
+  CHECK(result["order"]["coid"].get<std::string>().rfind("ami-" + w.sid.substr(0, 8) + "-", 0) == 0);
+  CHECK(result["afterNetwork"] == 2);
+  CHECK(result["exhausted"] == "RequestTimeout true");
+  CHECK(result["afterExhausted"] == 3);
+  CHECK(result["invalid"] == "InvalidOrder");
+  CHECK(result["ticker"] == "RequestTimeout");
+  CHECK(result["orders"].size() == 3);
+  const std::string log = ami::test::ReadFile(dir / "data" / "logs" / "workers" / (w.sid + ".log"));
+  // 2 + 1 + 2 retries, each logged with the id it repeats.
+  size_t retries = 0;
+  for (size_t at = log.find("sending it again"); at != std::string::npos; at = log.find("sending it again", at + 1)) ++retries;
+  CHECK(retries == 5);
+  CHECK(log.find("clientOrderId " + result["order"]["coid"].get<std::string>() + " in 100 ms (attempt 2 of 3)") != std::string::npos);
+  CHECK(log.find("in 400 ms (attempt 3 of 3)") != std::string::npos);
 }

@@ -1,14 +1,23 @@
 // Worker actors inside a real in-process node (LocalNode = what amid runs): loop and
 // single mode, priority delays, error budgets, network back-off, hot reload, stops,
-// limits, placement, and priority ordering under contention.
+// limits, placement, and priority ordering under contention. Leader-mode workers and
+// their lease (grants, renewals, lapse, fencing) with worker actors spawned directly.
 //
 // Scripts report what they do through Stels.local, which the tests read back; every
 // wait is a deadline (Eventually), never a bare sleep.
 #include <catch2/catch.hpp>
 
+#include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+
 #include "actors/local_node.h"
+#include "actors/messages.h"
+#include "actors/store_actor.h"
+#include "actors/worker_actor.h"
 #include "runtime/node/worker_catalog.h"
 #include "tests/support/test_support.h"
 
@@ -427,4 +436,324 @@ TEST_CASE("huge log lines are truncated, not kept whole", "[worker]") {
     return ami::test::ReadFile(file).find("(line truncated: 100000 bytes)") != std::string::npos;
   }));
   CHECK(ami::test::ReadFile(file).size() < 20000);
+}
+
+// ---- leader mode: the lease ------------------------------------------------------------
+//
+// These tests spawn worker actors directly (SpawnWorker with a LeaderGrant), as the node
+// actor does while this node holds a worker's lease, so they control the grant and its
+// renewals exactly. The paper exchange shows which fencing term the worker's calls carry.
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+LeaderGrant MakeGrant(uint64_t term, std::chrono::milliseconds valid_for) {
+  LeaderGrant g;
+  g.node = "s-0001";
+  g.term = term;
+  g.expires_at_ms = WallMillis() + valid_for.count();
+  g.valid_until = SteadyClock::now() + valid_for;
+  return g;
+}
+
+WorkerRecord LeaderRecord(const std::string& script, Priority priority = Priority::kHigh,
+                          WorkerMode mode = WorkerMode::kLoop) {
+  WorkerRecord record = ActiveRecord(script, priority, mode);
+  record.execution_mode = ExecutionMode::kLeader;
+  return record;
+}
+
+// What a node gives its workers — store actor, run queue, stats, exchanges — without the
+// node actor, whose placement would otherwise decide when leader workers run.
+struct WorkerHarness {
+  TempDir dir;
+  Config config;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> system;
+  caf::actor store;
+  caf::actor node;                      // stands in for the node actor: records (wfailed)
+  std::shared_ptr<WorkerEnvironment> env;
+  std::vector<std::pair<caf::actor, std::shared_ptr<js::StopSwitch>>> workers;
+  std::shared_ptr<std::mutex> failures_mu = std::make_shared<std::mutex>();
+  std::shared_ptr<std::vector<std::string>> failures = std::make_shared<std::vector<std::string>>();
+
+  WorkerHarness() {
+    const std::string yaml = std::string(kFastConfig) +
+                             "plugins: { dirs: [\"" + (ami::test::BinaryDir() / "plugins").string() + "\"] }\n"
+                             "exchanges:\n"
+                             "  bybit: { connector: paper, test_controls: true }\n";
+    auto parsed = ParseConfig(yaml, "test.yaml", dir.path());
+    INFO(parsed.status().message());
+    REQUIRE(parsed.ok());
+    config = *parsed;
+    auto clock = std::make_shared<HybridClock>();
+    kv::StoreOptions store_options;
+    store_options.node_id = config.node.id;
+    store_options.clock = clock.get();
+    auto opened = kv::Store::Open(config.node.data_dir / "node.db", store_options);
+    REQUIRE(opened.ok());
+    std::vector<std::string> problems;
+    auto exchanges = BuildExchangeDirectory(config, &problems);
+    std::string all_problems;
+    for (const auto& p : problems) all_problems += p + "\n";
+    INFO(all_problems);
+    REQUIRE(problems.empty());
+
+    js::InitializeV8();
+    cfg = std::make_unique<caf::actor_system_config>();
+    cfg->add_message_types<caf::id_block::ami>();
+    cfg->set("scheduler.max-threads", 3);
+    cfg->set("logger.verbosity", caf::atom("quiet"));
+    system = std::make_unique<caf::actor_system>(*cfg);
+    store = SpawnStoreActor(*system, std::move(*opened));
+    node = system->spawn([mu = failures_mu, list = failures](caf::event_based_actor*) -> caf::behavior {
+      return {[mu, list](failed_atom, const std::string& sid, const std::string& message) {
+        std::lock_guard<std::mutex> lock(*mu);
+        list->push_back(sid + ": " + message);
+      }};
+    });
+
+    env = std::make_shared<WorkerEnvironment>();
+    env->node_id = config.node.id;
+    env->store = &store;
+    env->run_queue = RunQueue::Create({2, true, std::chrono::milliseconds(2000)});
+    env->stats = std::make_shared<StatsRegistry>();
+    env->clock = clock;
+    env->limits = config.limits;
+    env->execution = config.execution;
+    env->log = config.log;
+    env->log_dir = config.node.data_dir / "logs" / "workers";
+    env->node_start_ms = WallMillis();
+    env->exchanges = exchanges;
+    env->connector_pool = std::make_shared<ConnectorPool>(2);
+  }
+
+  ~WorkerHarness() {
+    {
+      caf::scoped_actor self{*system};
+      for (auto& [worker, stop_switch] : workers) {  // as the node stops its workers
+        stop_switch->RequestStop(config.limits.stop_grace);
+        self->send(worker, stop_atom_v);
+      }
+      self->send_exit(node, caf::exit_reason::user_shutdown);
+      self->send_exit(store, caf::exit_reason::user_shutdown);
+    }
+    workers.clear();
+    node = nullptr;
+    store = nullptr;
+    system.reset();               // waits for every actor, the workers' stops included
+    env->connector_pool.reset();  // then the connector threads
+  }
+
+  caf::actor Spawn(const WorkerRecord& record, std::optional<LeaderGrant> grant) {
+    auto stop_switch = std::make_shared<js::StopSwitch>();
+    caf::actor worker = SpawnWorker(*system, env, record, node, stop_switch, std::move(grant));
+    workers.emplace_back(worker, stop_switch);
+    return worker;
+  }
+
+  void Grant(const caf::actor& worker, const LeaderGrant& grant) { caf::anon_send(worker, grant_atom_v, grant); }
+
+  std::vector<kv::Entry> List(const kv::Key& prefix) {
+    caf::scoped_actor self{*system};
+    js::KvRequest list;
+    list.op = js::KvRequest::Op::kList;
+    list.space = kv::Space::kLocal;
+    list.list.prefix = prefix;
+    std::vector<kv::Entry> out;
+    self->request(store, std::chrono::seconds(30), kv_atom_v, std::move(list))
+        .receive([&](js::KvReply& reply) { out = std::move(reply.entries); }, [](caf::error&) { FAIL("store"); });
+    return out;
+  }
+
+  std::optional<json> Local(const std::string& name) {
+    caf::scoped_actor self{*system};
+    js::KvRequest get;
+    get.op = js::KvRequest::Op::kGet;
+    get.space = kv::Space::kLocal;
+    get.key = kv::MakeKey({name});
+    std::optional<json> out;
+    self->request(store, std::chrono::seconds(30), kv_atom_v, std::move(get))
+        .receive([&](js::KvReply& reply) { if (reply.entry) out = json::parse(reply.entry->value); },
+                 [](caf::error&) { FAIL("store"); });
+    return out;
+  }
+
+  WorkerStats Stats(const std::string& sid) { return env->stats->Get(sid).value_or(WorkerStats{}); }
+
+  std::string Log(const std::string& sid) { return ami::test::ReadFile(env->log_dir / (sid + ".log")); }
+
+  // A direct call on the paper exchange, as another node's leader would make it.
+  plugin::CallResult Paper(const std::string& sid, uint64_t term, const std::string& method, const json& args) {
+    plugin::CallContext ctx;
+    ctx.worker_sid = sid;
+    ctx.term = term;
+    return env->exchanges->exchanges.at("bybit").connector->Call(ctx, method, args.dump());
+  }
+
+  std::vector<std::string> Failures() {
+    std::lock_guard<std::mutex> lock(*failures_mu);
+    return *failures;
+  }
+};
+
+// [prefix, term]
+kv::Key TermKey(const std::string& prefix, double term) {
+  return {kv::KeyPart::String(prefix), kv::KeyPart::Number(term)};
+}
+
+// True when `condition` stays false for all of `period` (a bounded wait, not a sleep).
+bool StaysFalse(const std::function<bool()>& condition, std::chrono::milliseconds period) {
+  return !Eventually(condition, period);
+}
+
+// Each iteration stores [<prefix>, term, n] = {at, expiresAt}; n counts iterations of one
+// isolate (globals), so it restarts at 1 when the isolate is replaced.
+std::string LeaseScript(const std::string& prefix) {
+  return "globalThis.n = (globalThis.n || 0) + 1;\n"
+         "await Stels.local.set(['" + prefix + "', Stels.leader.term, n], {at: Date.now(), expiresAt: Stels.leader.expiresAt, node: Stels.leader.node});\n"
+         "await new Stels.runtime.cex.bybit().fetchBalance();\n";
+}
+
+}  // namespace
+
+TEST_CASE("a leader worker runs only until its lease ends and resumes with a new grant", "[worker][lease]") {
+  WorkerHarness h;
+  // Long enough for the first iteration to start on a loaded machine.
+  const LeaderGrant first = MakeGrant(1, 1500ms);
+  auto record = LeaderRecord(LeaseScript("lease"));
+  auto worker = h.Spawn(record, first);
+  REQUIRE(Eventually([&] { return h.Stats(record.sid).status == "waiting: lease lapsed"; }));
+  CHECK(SteadyClock::now() >= first.valid_until);
+  const size_t ran = h.List(kv::MakeKey({"lease"})).size();
+  CHECK(ran >= 1);
+  // Nothing runs after the lease ended, and the lapse is not an error of the script.
+  CHECK(StaysFalse([&] { return h.List(kv::MakeKey({"lease"})).size() != ran; }, 500ms));
+  auto lapsed = h.Stats(record.sid);
+  CHECK(lapsed.errors == 0);
+  CHECK(lapsed.consecutive_errors == 0);
+  CHECK_FALSE(lapsed.is_running);
+  CHECK(h.Log(record.sid).find("the lease (term 1) ended") != std::string::npos);
+  for (const auto& e : h.List(kv::MakeKey({"lease"}))) {
+    CHECK(e.key[1].number == 1);
+    CHECK(json::parse(e.value)["expiresAt"] == first.expires_at_ms);
+  }
+
+  // A fresh grant (a new term) resumes it, in a fresh isolate.
+  const LeaderGrant second = MakeGrant(2, 60s);
+  h.Grant(worker, second);
+  REQUIRE(Eventually([&] { return h.List(TermKey("lease", 2)).size() >= 3; }));
+  auto resumed = h.List(TermKey("lease", 2));
+  CHECK(resumed.front().key[2].number == 1);  // globals start afresh
+  CHECK(json::parse(resumed.front().value)["expiresAt"] == second.expires_at_ms);
+  CHECK(json::parse(resumed.front().value)["node"] == "s-0001");
+  CHECK(h.Stats(record.sid).status == "running");
+  // The paper exchange saw term 2 from this worker: term 1 is now fenced off.
+  CHECK(h.Paper(record.sid, 1, "fetchBalance", json::array()).error_class == "PermissionDenied");
+  CHECK(h.Paper(record.sid, 2, "fetchBalance", json::array()).ok);
+  CHECK(h.Failures().empty());
+}
+
+TEST_CASE("a renewal extends the lease without interrupting the run; a new term shows at once", "[worker][lease]") {
+  WorkerHarness h;
+  const LeaderGrant first = MakeGrant(4, 3s);
+  auto record = LeaderRecord(LeaseScript("renew"));
+  auto worker = h.Spawn(record, first);
+  REQUIRE(Eventually([&] { return h.List(TermKey("renew", 4)).size() >= 2; }));
+  // Renewed well before the first grant's end, with a new term.
+  const LeaderGrant renewed = MakeGrant(5, 60s);
+  h.Grant(worker, renewed);
+  REQUIRE(Eventually([&] { return h.List(TermKey("renew", 5)).size() >= 2; }));
+  const double last_n_of_4 = h.List(TermKey("renew", 4)).back().key[2].number;
+  const double first_n_of_5 = h.List(TermKey("renew", 5)).front().key[2].number;
+  CHECK(first_n_of_5 == last_n_of_4 + 1);  // the same isolate went on: no lapse, no restart
+  CHECK(json::parse(h.List(TermKey("renew", 5)).front().value)["expiresAt"] == renewed.expires_at_ms);
+  // It keeps running past the first grant's end.
+  REQUIRE(Eventually([&] { return SteadyClock::now() > first.valid_until + 200ms; }, 10s));
+  const size_t before = h.List(kv::MakeKey({"renew"})).size();
+  REQUIRE(Eventually([&] { return h.List(kv::MakeKey({"renew"})).size() > before + 2; }));
+  CHECK(h.Stats(record.sid).status == "running");
+  CHECK(h.Log(record.sid).find("ended") == std::string::npos);
+  // Its exchange calls carry the new term.
+  CHECK(h.Paper(record.sid, 4, "fetchBalance", json::array()).error_class == "PermissionDenied");
+}
+
+TEST_CASE("a leader run stuck in synchronous code is terminated when the lease ends", "[worker][lease]") {
+  WorkerHarness h;  // cpu_per_run is 5 s
+  const LeaderGrant grant = MakeGrant(1, 400ms);
+  auto record = LeaderRecord("await Stels.local.set(['spinning'], 1);\nwhile (true) {}");
+  h.Spawn(record, grant);
+  REQUIRE(Eventually([&] { return h.Local("spinning").has_value(); }));
+  REQUIRE(Eventually([&] { return h.Stats(record.sid).status == "waiting: lease lapsed"; }));
+  // Ended by the lease's end, long before the CPU limit would have.
+  CHECK(SteadyClock::now() - grant.valid_until < 3s);
+  auto stats = h.Stats(record.sid);
+  CHECK(stats.errors == 0);
+  CHECK_FALSE(stats.last_error.has_value());
+}
+
+TEST_CASE("a leader worker without a valid grant never runs JavaScript", "[worker][lease]") {
+  WorkerHarness h;
+  auto none = LeaderRecord("await Stels.local.set(['ran-none'], 1);");
+  auto none_worker = h.Spawn(none, std::nullopt);
+  auto stale = LeaderRecord("await Stels.local.set(['ran-stale'], 1);");
+  LeaderGrant expired = MakeGrant(3, 0ms);
+  expired.valid_until -= 1ms;
+  h.Spawn(stale, expired);
+  REQUIRE(Eventually([&] { return h.Stats(none.sid).status == "waiting: no lease"; }));
+  REQUIRE(Eventually([&] { return h.Stats(stale.sid).status == "waiting: lease lapsed"; }));
+  CHECK(StaysFalse([&] { return h.Local("ran-none") || h.Local("ran-stale"); }, 500ms));
+  CHECK(h.Log(none.sid).find("without a lease grant") != std::string::npos);
+  CHECK(h.Failures().empty());  // not a failure of the record: it waits
+  // The first grant starts it.
+  h.Grant(none_worker, MakeGrant(1, 60s));
+  REQUIRE(Eventually([&] { return h.Local("ran-none").has_value(); }));
+}
+
+TEST_CASE("exchange calls of a fenced-off leader fail with a clear PermissionDenied", "[worker][lease][cex]") {
+  WorkerHarness h;
+  auto record = LeaderRecord(R"JS(
+    try { await new Stels.runtime.cex.bybit().fetchBalance(); await Stels.local.set(['fenced'], 'not fenced'); }
+    catch (e) {
+      await Stels.local.set(['fenced'], { name: e.name, message: e.message,
+                                          permission: e instanceof ccxt.PermissionDenied,
+                                          exchange: e instanceof ccxt.ExchangeError });
+    }
+  )JS", Priority::kNormal, WorkerMode::kSingle);
+  // A newer leader of the same worker (term 7) already reached the exchange.
+  REQUIRE(h.Paper(record.sid, 7, "fetchBalance", json::array()).ok);
+  h.Spawn(record, MakeGrant(2, 60s));
+  REQUIRE(Eventually([&] { return h.Local("fenced").has_value(); }));
+  auto fenced = *h.Local("fenced");
+  INFO(fenced.dump());
+  CHECK(fenced["name"] == "PermissionDenied");
+  CHECK(fenced["permission"] == true);
+  CHECK(fenced["exchange"] == true);
+  CHECK(fenced["message"].get<std::string>().find("fenced: term 2 < 7 for worker " + record.sid) != std::string::npos);
+}
+
+TEST_CASE("leader client order ids embed the term; an ambiguous timeout retries within the lease", "[worker][lease][cex]") {
+  WorkerHarness h;
+  auto record = LeaderRecord(R"JS(
+    const ex = new Stels.runtime.cex.bybit();
+    await ex.paperInjectFault('timeout', 1, 'createOrder');
+    const order = await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000);
+    const all = await ex.fetchOrders('BTC/USDT');
+    await Stels.local.set(['order'], { coid: order.clientOrderId, term: order.info.term, orders: all.length });
+  )JS", Priority::kNormal, WorkerMode::kSingle);
+  h.Spawn(record, MakeGrant(9, 60s));
+  REQUIRE(Eventually([&] { return h.Local("order").has_value(); }));
+  auto order = *h.Local("order");
+  INFO(order.dump());
+  // ami-<sid8>-<term>-<worker start, base36>-<seq>
+  const std::string coid = order["coid"];
+  std::smatch m;
+  REQUIRE(std::regex_match(coid, m, std::regex("ami-" + record.sid.substr(0, 8) + "-9-([0-9a-z]{8})-1")));
+  CHECK(std::abs(std::stoll(m[1], nullptr, 36) - WallMillis()) < 600000);
+  CHECK(coid.size() <= 36);
+  CHECK(order["term"] == 9);
+  CHECK(order["orders"] == 1);
+  CHECK(h.Log(record.sid).find("sending it again with the same clientOrderId " + coid + " in 100 ms") != std::string::npos);
 }

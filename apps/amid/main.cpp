@@ -63,10 +63,8 @@ int RunNode(const ami::Config& config, const sigset_t& signals) {
   RaiseFileLimit();
   spdlog::info("amid starting: node {} data {}", config.node.id, config.node.data_dir.string());
   if (config.cluster)
-    spdlog::warn("cluster section present: clustering is not implemented yet; running as a single node");
-  if (config.admin)
-    spdlog::warn("admin section present: the admin service is not implemented yet; nothing listens on {}",
-                 config.admin->listen);
+    spdlog::info("cluster {}: {} configured peers, lease ttl {} ms", config.cluster->name, config.cluster->peers.size(),
+                 config.cluster->lease.ttl.count());
 
   std::vector<std::string> startup_log;
   auto node = ami::LocalNode::Start(config, &startup_log);

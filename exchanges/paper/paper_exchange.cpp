@@ -133,7 +133,8 @@ std::vector<plugin::ExtensionMethod> PaperExchange::extensions() const {
   if (!options_.test_controls) return {};
   return {{"paperSetPrice", {"symbol", "price"}, 2, false},
           {"paperAdvanceTime", {"ms"}, 1, false},
-          {"paperSetBalance", {"currency", "amount"}, 2, true}};
+          {"paperSetBalance", {"currency", "amount"}, 2, true},
+          {"paperInjectFault", {"kind", "count", "method"}, 2, false}};
 }
 
 Json PaperExchange::describeExtra() const {
@@ -156,10 +157,24 @@ double PaperExchange::Roll() {
          0x1.0p-53;
 }
 
+bool PaperExchange::TakeInjectedFault(const std::string& kind, const std::string& method) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  for (auto it = injected_.begin(); it != injected_.end(); ++it) {
+    if (it->kind != kind || (!it->method.empty() && it->method != method)) continue;
+    if (--it->remaining <= 0) injected_.erase(it);
+    return true;
+  }
+  return false;
+}
+
 void PaperExchange::beforeCall(const Ctx&, const std::string& method) {
   if (method.rfind("paper", 0) == 0) return;   // test controls: no faults
   if (options_.latency_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
+  if (TakeInjectedFault("network", method))
+    throw CcxtError(errc::kNetworkError,
+                    options_.exchange_id + ": injected network error on " + method +
+                        " (paperInjectFault); the request did not reach the exchange");
   if (options_.network_error_rate > 0 && Roll() < options_.network_error_rate)
     throw CcxtError(errc::kNetworkError,
                     options_.exchange_id + ": injected network error on " + method +
@@ -168,6 +183,10 @@ void PaperExchange::beforeCall(const Ctx&, const std::string& method) {
 
 void PaperExchange::afterCall(const Ctx&, const std::string& method, Json&) {
   if (method.rfind("paper", 0) == 0) return;
+  if (TakeInjectedFault("timeout", method))
+    throw CcxtError(errc::kRequestTimeout,
+                    options_.exchange_id + ": injected timeout on " + method +
+                        " (paperInjectFault); the request was processed but the response was lost");
   if (options_.timeout_rate > 0 && Roll() < options_.timeout_rate)
     throw CcxtError(errc::kRequestTimeout,
                     options_.exchange_id + ": injected timeout on " + method +
@@ -179,10 +198,10 @@ void PaperExchange::EnterLocked(const Ctx& ctx) {
     auto it = state_.terms.find(ctx.worker_sid);
     const std::uint64_t highest = it == state_.terms.end() ? 0 : it->second;
     if (ctx.term < highest)
-      throw CcxtError(errc::kExchangeError,
-                      "stale fencing term " + std::to_string(ctx.term) + " < " +
+      throw CcxtError(errc::kPermissionDenied,
+                      options_.exchange_id + ": fenced: term " + std::to_string(ctx.term) + " < " +
                           std::to_string(highest) + " for worker " + ctx.worker_sid +
-                          ": a newer leader holds this worker",
+                          ": a newer leader holds this worker's lease; nothing was done",
                       Json{{"term", ctx.term}, {"highestTerm", highest}});
     if (ctx.term > highest) {
       state_.terms[ctx.worker_sid] = ctx.term;
@@ -1023,6 +1042,19 @@ Json PaperExchange::CallExtension(const Ctx& ctx, const std::string& method,
     dirty_ = true;
     AdvanceLocked();
     out = {{"timestamp", now_}, {"datetime", Iso8601(now_)}};
+  } else if (method == "paperInjectFault") {
+    // Not persisted: faults are for the running process only.
+    const std::string kind = args.str(0);
+    if (kind != "timeout" && kind != "network")
+      throw CcxtError(errc::kBadRequest, "paperInjectFault: kind must be \"timeout\" or \"network\", got \"" + kind + "\"");
+    const auto count = args.opt_int(1).value_or(0);
+    if (count < 1 || count > 1000000) throw CcxtError(errc::kBadRequest, "paperInjectFault: count must be 1 or more");
+    const std::string target = args.opt_str(2).value_or("");
+    {
+      std::lock_guard<std::mutex> lock(faults_mu_);
+      injected_.push_back(InjectedFault{kind, target, count});
+    }
+    out = {{"kind", kind}, {"count", count}, {"method", target.empty() ? Json(nullptr) : Json(target)}};
   } else if (method == "paperSetBalance") {
     Account& acc = AccountLocked(ctx);
     const std::string ccy = args.str(0);

@@ -13,11 +13,15 @@
 // - params.clientOrderId makes createOrder idempotent per account; fetchOrder and
 //   cancelOrder also find orders by params.clientOrderId.
 // - Fencing: a call whose term is lower than the highest seen for its worker fails with
-//   ExchangeError "stale fencing term A < B ..."; term 0 is unfenced.
+//   PermissionDenied "<exchange>: fenced: term A < B for worker <sid> ..." and does
+//   nothing; term 0 is unfenced. The highest terms are part of the persisted state.
 // - State goes to <data_dir>/paper-<exchange_id>.json after every change (atomic
 //   rename), so a restart loses nothing.
 // - Faults: latency_ms, network_error_rate (NetworkError, nothing happened) and
 //   timeout_rate (RequestTimeout, but the call DID take effect — as a lost response).
+//   With test_controls, paperInjectFault(kind, count, method?) makes the next `count`
+//   calls (of `method`, or of any method) fail the same way, deterministically: kind
+//   "network" before the call takes effect, "timeout" after it ("ambiguous").
 // - Thread-safe: one mutex around the state; latency is spent outside it.
 #pragma once
 
@@ -126,6 +130,8 @@ class PaperExchange final : public plugin::ConnectorBase {
                                                const std::optional<std::string>& symbol,
                                                const char* status_filter) const;
   double Roll();                                        // deterministic fault dice
+  // Consumes one armed paperInjectFault of `kind` matching `method`, if any.
+  bool TakeInjectedFault(const std::string& kind, const std::string& method);
 
   Json MarketJson(const Market& m) const;
   Json TickerJsonLocked(const Market& m) const;
@@ -145,6 +151,14 @@ class PaperExchange final : public plugin::ConnectorBase {
   bool dirty_ = false;
   std::int64_t now_ = 0;   // time of the current call (under mu_)
   std::atomic<std::uint64_t> fault_counter_{0};
+
+  struct InjectedFault {
+    std::string kind;     // "network" | "timeout"
+    std::string method;   // "" = any method
+    std::int64_t remaining = 0;
+  };
+  std::mutex faults_mu_;                  // separate from mu_: faults happen outside a Txn
+  std::vector<InjectedFault> injected_;   // guarded by faults_mu_
 };
 
 }  // namespace ami::paper

@@ -268,7 +268,8 @@ class ConfigReader {
   void ReadCluster(const MapReader& top) {
     if (!top.Has("cluster")) return;
     MapReader m(ctx_, top.Field("cluster"),
-                {"name", "secret", "secret_env", "listen", "peers", "lease"});
+                {"name", "secret", "secret_env", "listen", "peers", "lease", "heartbeat", "fault_injection",
+                 "lease_clock_rate"});
     if (!m.valid()) return;
     ClusterSection c;
     m.Required("name").String(&c.name);
@@ -282,7 +283,15 @@ class ConfigReader {
       // Every node may list the whole cluster; its own address is not a peer.
       if (peer != c.listen) c.peers.push_back(peer);
     });
-    ReadLease(MapReader(ctx_, m.Field("lease"), {"ttl", "renew"}), &c.lease);
+    ReadLease(MapReader(ctx_, m.Field("lease"), {"ttl", "renew", "margin"}), &c.lease);
+    if (auto hb = m.Field("heartbeat"); hb.present()) hb.Duration(&c.heartbeat, 10ms);
+    if (auto fi = m.Field("fault_injection"); fi.present()) fi.Bool(&c.fault_injection);
+    if (auto rate = m.Field("lease_clock_rate"); rate.present()) {
+      if (rate.Number(&c.lease_clock_rate, 0.01) && c.lease_clock_rate > 100)
+        rate.Report("must be between 0.01 and 100");
+      else if (!c.fault_injection)
+        rate.Report("is a fault-injection setting; it needs cluster.fault_injection: true");
+    }
     cfg_.cluster = std::move(c);
   }
 
@@ -292,6 +301,17 @@ class ConfigReader {
     // Renewing at half the TTL leaves a whole renew period of slack for a slow round.
     if (ttl_ok && ttl.present()) lease->renew = lease->ttl / 2;
     bool renew_ok = !renew.present() || renew.Duration(&lease->renew, 1ms);
+    auto margin = m.Field("margin");
+    if (ttl_ok) lease->margin = lease->ttl / 10;
+    bool margin_ok = !margin.present() || margin.Duration(&lease->margin, 0ms);
+    // The holder renews at `renew`; the renewal must land before it stops at ttl - margin.
+    if (ttl_ok && renew_ok && margin_ok && lease->renew < lease->ttl &&
+        lease->margin >= lease->ttl - lease->renew) {
+      const ValueReader& at = margin.present() ? margin : ttl;
+      ctx_.Report(at.mark(), m.PathOf("margin"),
+                  "must be less than ttl - renew (" + config_internal::FormatDuration(lease->margin) +
+                      " >= " + config_internal::FormatDuration(lease->ttl - lease->renew) + ")");
+    }
     if (ttl_ok && renew_ok && lease->renew >= lease->ttl) {
       const ValueReader& at = renew.present() ? renew : ttl;
       ctx_.Report(at.mark(), m.PathOf("renew"),

@@ -31,6 +31,9 @@ struct NodeSection {
 struct LeaseSection {
   Millis ttl{60000};
   Millis renew{30000};                    // when only ttl is given: ttl / 2; always < ttl
+  // The holder stops executing this long before its own lease ends (default ttl / 10).
+  // It covers clock-rate drift between nodes and the time a run needs to be terminated.
+  Millis margin{6000};
 };
 
 // Parsed and checked now; the cluster protocols use it (single node when absent).
@@ -42,6 +45,13 @@ struct ClusterSection {
   // is dropped, so this holds only the other nodes.
   std::vector<std::string> peers;
   LeaseSection lease;
+  // Heartbeat period; a peer unheard for 3 periods is suspect, for 6 down (docs/cluster.md).
+  Millis heartbeat{500};
+  // Test only: lets the admin service's faults.set drop traffic to chosen peers.
+  bool fault_injection = false;
+  // Test only (needs fault_injection): this node's lease timers run at this rate of the
+  // real clock — clock drift, to prove the lease checker catches what drift breaks.
+  double lease_clock_rate = 1.0;
 };
 
 struct AdminSection {

@@ -39,7 +39,8 @@ constexpr const char* kWrapTail = "\n})";
 
 // ---- CPU watchdog -----------------------------------------------------------------
 // One thread for the whole process. An entry arms it with a deadline; if the entry is
-// still running at the deadline the watchdog terminates the isolate's JavaScript.
+// still running at the deadline — or at its StopSwitch's stop or hard deadline — the
+// watchdog terminates the isolate's JavaScript.
 class Watchdog {
  public:
   static Watchdog& Instance() {
@@ -47,17 +48,19 @@ class Watchdog {
     return *w;
   }
 
-  enum class Fired { kNo, kCpuLimit, kStopped };
+  enum class Fired { kNo, kCpuLimit, kStopped, kLeaseEnded };
 
   uint64_t Arm(v8::Isolate* isolate, std::chrono::steady_clock::time_point deadline,
                const StopSwitch* stop_switch) {
     std::lock_guard<std::mutex> lock(mu_);
     const uint64_t token = next_token_++;
     armed_[token] = Slot{isolate, deadline, stop_switch, Fired::kNo};
-    // Wake the thread only when this deadline comes before the one it sleeps towards:
-    // most runs end long before their deadline, and a wake-up per entry costs more than
-    // the entry.
-    if (deadline < wake_at_) cv_.notify_one();
+    // Wake the thread only when this run's earliest deadline comes before the one it
+    // sleeps towards: most runs end long before their deadline, and a wake-up per entry
+    // costs more than the entry.
+    auto earliest = deadline;
+    if (stop_switch) earliest = std::min({earliest, stop_switch->deadline(), stop_switch->hard_deadline()});
+    if (earliest < wake_at_) cv_.notify_one();
     return token;
   }
 
@@ -71,7 +74,7 @@ class Watchdog {
     return fired;
   }
 
-  // A stop deadline moved: re-evaluate the armed runs now.
+  // A stop or hard deadline moved: re-evaluate the armed runs now.
   void Wake() {
     std::lock_guard<std::mutex> lock(mu_);
     wake_at_ = std::chrono::steady_clock::time_point::min();
@@ -95,13 +98,16 @@ class Watchdog {
       const auto now = std::chrono::steady_clock::now();
       for (auto& [token, slot] : armed_) {
         if (slot.fired != Fired::kNo) continue;
-        const auto stop_at = slot.stop_switch ? slot.stop_switch->deadline()
-                                              : std::chrono::steady_clock::time_point::max();
-        if (slot.deadline <= now || stop_at <= now) {
-          slot.fired = stop_at <= now ? Fired::kStopped : Fired::kCpuLimit;
+        const auto never = std::chrono::steady_clock::time_point::max();
+        const auto stop_at = slot.stop_switch ? slot.stop_switch->deadline() : never;
+        const auto hard_at = slot.stop_switch ? slot.stop_switch->hard_deadline() : never;
+        if (slot.deadline <= now || stop_at <= now || hard_at <= now) {
+          slot.fired = hard_at <= now   ? Fired::kLeaseEnded
+                       : stop_at <= now ? Fired::kStopped
+                                        : Fired::kCpuLimit;
           slot.isolate->TerminateExecution();  // safe from any thread, without the lock
         } else {
-          next = std::min({next, slot.deadline, stop_at});
+          next = std::min({next, slot.deadline, stop_at, hard_at});
         }
       }
       wake_at_ = next;
@@ -147,11 +153,31 @@ void StopSwitch::RequestStop(std::chrono::milliseconds grace) {
 
 void StopSwitch::Clear() { deadline_ns_ = INT64_MAX; }
 
-std::chrono::steady_clock::time_point StopSwitch::deadline() const {
-  const int64_t ns = deadline_ns_.load();
-  if (ns == INT64_MAX) return std::chrono::steady_clock::time_point::max();
-  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
+namespace {
+
+// time_point::max()/min() stored as INT64_MAX/INT64_MIN, other points as nanoseconds.
+int64_t ToNanos(StopSwitch::TimePoint at) {
+  if (at == StopSwitch::TimePoint::max()) return INT64_MAX;
+  if (at == StopSwitch::TimePoint::min()) return INT64_MIN;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
 }
+
+StopSwitch::TimePoint FromNanos(int64_t ns) {
+  if (ns == INT64_MAX) return StopSwitch::TimePoint::max();
+  if (ns == INT64_MIN) return StopSwitch::TimePoint::min();
+  return StopSwitch::TimePoint(std::chrono::duration_cast<StopSwitch::TimePoint::duration>(std::chrono::nanoseconds(ns)));
+}
+
+}  // namespace
+
+StopSwitch::TimePoint StopSwitch::deadline() const { return FromNanos(deadline_ns_.load()); }
+
+void StopSwitch::SetHardDeadline(TimePoint at) {
+  hard_deadline_ns_ = ToNanos(at);
+  Watchdog::Instance().Wake();  // it may be earlier than what the watchdog waits for
+}
+
+StopSwitch::TimePoint StopSwitch::hard_deadline() const { return FromNanos(hard_deadline_ns_.load()); }
 
 void InitializeV8() {
   std::call_once(g_init_once, [] {
@@ -187,6 +213,7 @@ struct Engine::Impl {
   std::atomic<bool> heap_exceeded{false};
   std::atomic<bool> terminate_requested{false};  // Engine::Terminate() was called
   bool broken = false;
+  std::optional<std::string> leader_update;      // SetLeader() text, applied at the next entry
 
   ~Impl() {
     if (!isolate) return;
@@ -203,19 +230,33 @@ struct Engine::Impl {
     isolate->Dispose();
   }
 
+  bool PastHardDeadline() const {
+    return options.stop_switch && std::chrono::steady_clock::now() >= options.stop_switch->hard_deadline();
+  }
+
   // Runs `body` as one synchronous entry: lock, scopes, watchdog, microtask checkpoint,
-  // and the bookkeeping after a limit was hit. `body` gets the context.
+  // and the bookkeeping after a limit was hit. `body` gets the context. Entries that may
+  // run the user's code (`user_code`) are refused at or after the hard deadline: the
+  // call fails with kLeaseEnded and nothing runs.
   template <class Body>
-  void Run(Body&& body) {
+  void Run(Body&& body, bool user_code = true) {
     v8::Locker locker(isolate);
     v8::Isolate::Scope isolate_scope(isolate);
     v8::HandleScope handle_scope(isolate);
+    if (user_code && PastHardDeadline()) {
+      FailCall(ScriptError::Cause::kLeaseEnded);
+      return;
+    }
     v8::Local<v8::Context> ctx = context.Get(isolate);
     v8::Context::Scope context_scope(ctx);
     const uint64_t token = Watchdog::Instance().Arm(
         isolate, std::chrono::steady_clock::now() + options.cpu_per_run, options.stop_switch.get());
     {
       v8::TryCatch try_catch(isolate);
+      if (leader_update) {
+        CallControl(ctx, "setLeader", Str(isolate, *leader_update));
+        leader_update.reset();
+      }
       body(ctx);
       if (!isolate->IsExecutionTerminating()) isolate->PerformMicrotaskCheckpoint();
     }
@@ -223,9 +264,10 @@ struct Engine::Impl {
     const bool terminated = terminate_requested.exchange(false);
     if (fired != Watchdog::Fired::kNo || heap_exceeded.load() || terminated) {
       isolate->CancelTerminateExecution();
-      FailCall(heap_exceeded.load() ? ScriptError::Cause::kHeapLimit
-               : fired == Watchdog::Fired::kCpuLimit ? ScriptError::Cause::kCpuLimit
-                                                     : ScriptError::Cause::kTerminated);
+      FailCall(heap_exceeded.load()                        ? ScriptError::Cause::kHeapLimit
+               : fired == Watchdog::Fired::kCpuLimit       ? ScriptError::Cause::kCpuLimit
+               : fired == Watchdog::Fired::kLeaseEnded     ? ScriptError::Cause::kLeaseEnded
+                                                           : ScriptError::Cause::kTerminated);
       if (heap_exceeded.load()) broken = true;
     } else {
       CheckOutcome(ctx);
@@ -246,6 +288,9 @@ struct Engine::Impl {
     } else if (cause == ScriptError::Cause::kTerminated) {
       error.name = "TerminatedError";
       error.message = "terminated: the script did not stop within its grace period";
+    } else if (cause == ScriptError::Cause::kLeaseEnded) {
+      error.name = "LeaseEndedError";
+      error.message = "terminated: the worker's leader lease ended; it may not run without one";
     } else {
       error.name = "TimeoutError";
       error.message = "script ran for more than " + std::to_string(options.cpu_per_run.count()) +
@@ -757,7 +802,7 @@ Status Engine::Load(std::string_view script, ScriptError* error) {
       return;
     }
     d.script_fn.Reset(d.isolate, fn.As<v8::Function>());
-  });
+  }, /*user_code=*/false);  // compiling runs none of the user's code
   return status;
 }
 
@@ -828,6 +873,8 @@ void Engine::Abort() {
     d.CallControl(ctx, "abort", v8::Undefined(d.isolate));
   });
 }
+
+void Engine::SetLeader(std::string leader_json) { impl_->leader_update = std::move(leader_json); }
 
 bool Engine::call_in_flight() const { return !impl_->call_promise.IsEmpty(); }
 

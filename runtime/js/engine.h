@@ -16,6 +16,10 @@
 // near-heap-limit callback; breaking either fails the current call with a clear error
 // and never takes the process down. After a heap-limit failure the engine is broken():
 // throw it away and create a new one.
+//
+// Hard deadline: a StopSwitch may carry a point in time (a leader's lease end) at or
+// after which no JavaScript runs — the engine does not enter the isolate, and the
+// watchdog terminates a run still going then; either way the call fails with kLeaseEnded.
 #pragma once
 
 #include <atomic>
@@ -43,15 +47,27 @@ void InitializeV8();
 // calls RequestStop(grace) when it asks a worker to stop; the engine's watchdog then
 // terminates any run still going at the deadline (the call fails with kTerminated).
 // The worker calls Clear() once the stop or reload is done. Thread-safe.
+//
+// It also carries the hard deadline of a leader-mode worker: the end of its lease (minus
+// the safety margin). From that instant on the engine does not enter the isolate at all,
+// and the watchdog terminates a run still going (the call fails with kLeaseEnded). The
+// worker sets it from each grant; a renewal moves it later. Clear() leaves it alone.
 class StopSwitch {
  public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
   void RequestStop(std::chrono::milliseconds grace);
   void Clear();
   // The stop deadline, or time_point::max() when no stop is pending.
-  std::chrono::steady_clock::time_point deadline() const;
+  TimePoint deadline() const;
+
+  // TimePoint::max() (the default) = no hard deadline; TimePoint::min() = none may run.
+  void SetHardDeadline(TimePoint at);
+  TimePoint hard_deadline() const;
 
  private:
   std::atomic<int64_t> deadline_ns_{INT64_MAX};
+  std::atomic<int64_t> hard_deadline_ns_{INT64_MAX};
 };
 
 struct EngineOptions {
@@ -71,7 +87,8 @@ struct EngineOptions {
 
 // A JavaScript failure, made plain.
 struct ScriptError {
-  enum class Cause { kThrown, kSyntax, kCpuLimit, kHeapLimit, kTerminated };
+  // kLeaseEnded: the StopSwitch's hard deadline passed (a leader's lease ended).
+  enum class Cause { kThrown, kSyntax, kCpuLimit, kHeapLimit, kTerminated, kLeaseEnded };
   Cause cause = Cause::kThrown;
   std::string name;                 // "TypeError", "NetworkError", "SyntaxError", …
   std::string message;
@@ -167,6 +184,9 @@ class Engine {
   // Aborts `signal`: shouldStop() turns true, abort listeners run, pending
   // Stels.sleep() calls reject with AbortError.
   void Abort();
+  // Replaces `Stels.leader` (JSON text, e.g. a renewed lease's {node, term, expiresAt}).
+  // Does not enter the isolate: scripts see the new value from the next entry on.
+  void SetLeader(std::string leader_json);
 
   bool call_in_flight() const;
   // The outcome once the current call's promise has settled (then no call is in flight).

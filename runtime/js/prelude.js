@@ -2,12 +2,12 @@
 //
 // The engine compiles this file as a function and calls it once per context with
 // `host`, the native capability object (never reachable from user code), and returns
-// the control hooks the engine needs (abort, classify, describe). Everything a script may
-// touch is defined here, in one place: logger, console, config, signal, shouldStop,
-// timers, Stels.{config, net, local, sleep, webfix, hybridTimestamp, startTime, sid,
-// nid, leader, runtime.cex, runtime.ccxt}, ccxt (error classes),
-// Deno.{memoryUsage, loadavg, hostname}. There is no file,
-// process, environment or raw network access.
+// the control hooks the engine needs (abort, classify, describe, checkBody, setLeader).
+// Everything a script may touch is defined here, in one place: logger, console, config,
+// signal, shouldStop, timers, Stels.{config, net, local, sleep, webfix, hybridTimestamp,
+// startTime, sid, nid, leader, runtime.cex, runtime.ccxt}, ccxt (error classes),
+// Deno.{memoryUsage, loadavg, hostname}. There is no file, process, environment or raw
+// network access.
 (function (host, facts) {
   'use strict';
   const global = globalThis;
@@ -368,6 +368,10 @@
     hostname: () => host.hostname(),
   });
   const config = deepFreeze(JSON.parse(facts.config));
+  // Stels.leader follows the lease: the engine replaces it (setLeader) when a renewal or
+  // a new term arrives, so it is a getter over a frozen snapshot.
+  let leader = deepFreeze(JSON.parse(facts.leader));
+  const setLeader = (text) => { leader = deepFreeze(JSON.parse(text)); };
   const Stels = Object.freeze({
     config,
     net,
@@ -378,7 +382,7 @@
     startTime: facts.startTime,
     sid: facts.sid,
     nid: facts.nid,
-    leader: deepFreeze(JSON.parse(facts.leader)),
+    get leader() { return leader; },
     runtime: Object.freeze({ cex, ccxt }),
     engine: Deno,
   });
@@ -394,5 +398,5 @@
   const AsyncFunction = (async function () {}).constructor;
   const checkBody = (body) => { AsyncFunction(body); };
 
-  return { abort: abortWorker, classify, describe, checkBody };
+  return { abort: abortWorker, classify, describe, checkBody, setLeader };
 })

@@ -2,15 +2,19 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
+#include <set>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 namespace ami::kv {
 
-// On-disk layout (schema version 1, kept in PRAGMA user_version):
+// On-disk layout (schema version 2, kept in PRAGMA user_version):
 //
 //   kv(space, key, value, versionstamp, expires_at, hlc, origin, deleted)
 //     One row per (space, encoded key); WITHOUT ROWID so the primary key B-tree is
@@ -18,8 +22,12 @@ namespace ami::kv {
 //     key. `value` is NULL for tombstones (deleted = 1). `expires_at` is wall epoch
 //     ms; `hlc` and `origin` are what replication will compare (last writer wins) and
 //     ship; `versionstamp` is this store's commit sequence, which is local to the
-//     node (a replicated write will get a fresh local versionstamp when applied).
-//   meta(name, value)    – free-form bookkeeping for the node (GetMeta/SetMeta).
+//     node (a replicated write gets a fresh local versionstamp when applied).
+//     Index kv_changes(space, versionstamp) serves ChangesSince(): a WITHOUT ROWID
+//     index carries the primary key too, so it is really (space, versionstamp, key)
+//     and "after X, in versionstamp then key order" is one range scan, no sort.
+//   meta(name, value)    – free-form bookkeeping for the node (GetMeta/SetMeta), and
+//     the store's own "kv.incarnation", written once on the first open.
 //   state(id = 0, versionstamp, hlc)
 //     The last versionstamp handed out and the highest hlc written, bumped in the
 //     same transaction as every commit so that versionstamps keep growing across
@@ -29,9 +37,11 @@ namespace ami::kv {
 // Deletes in the network space leave tombstones so replication can tell "deleted"
 // from "never seen"; the local space is never replicated, so its deletes remove the
 // row outright instead of keeping garbage around for the grace period.
+//
+// Versions: 1 had no kv_changes index; opening a version-1 file adds it (2).
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr size_t kMaxKeyInMessage = 120;
 
@@ -48,16 +58,30 @@ CREATE TABLE kv(
   PRIMARY KEY(space, key)) WITHOUT ROWID;
 CREATE INDEX kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX kv_tombstones ON kv(hlc) WHERE deleted = 1;
+CREATE INDEX kv_changes ON kv(space, versionstamp);
 CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE state(id INTEGER PRIMARY KEY CHECK (id = 0),
                    versionstamp INTEGER NOT NULL, hlc INTEGER NOT NULL);
 INSERT INTO state(id, versionstamp, hlc) VALUES(0, 0, 0);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 )sql";
+
+constexpr const char* kMigrateV1Sql = R"sql(
+CREATE INDEX kv_changes ON kv(space, versionstamp);
+PRAGMA user_version = 2;
+)sql";
+
+// The meta row holding Incarnation(). SQLite's randomblob() draws from a CSPRNG
+// seeded by the OS, so two data directories never share an incarnation. OR IGNORE:
+// of two first openers racing, the first one's id stays and both read it.
+constexpr const char* kIncarnationMeta = "kv.incarnation";
+constexpr const char* kMakeIncarnationSql =
+    "INSERT OR IGNORE INTO meta(name, value) VALUES(?1, lower(hex(randomblob(16))))";
 
 // Cached statements, prepared on first use and kept for the life of the store.
 enum Sql : size_t {
   kBegin,
+  kBeginRead,
   kCommit,
   kRollback,
   kGet,
@@ -71,6 +95,11 @@ enum Sql : size_t {
   kSweepTombstones,
   kGetMeta,
   kSetMeta,
+  kChanges,
+  kChangesRest,
+  kStampOf,
+  kLastVersionstamp,
+  kDigestRows,
   kSqlCount
 };
 
@@ -78,6 +107,7 @@ enum Sql : size_t {
 #define AMI_KV_VISIBLE "deleted = 0 AND (expires_at IS NULL OR expires_at > ?3)"
 constexpr std::array<const char*, kSqlCount> kSqlText = {
     "BEGIN IMMEDIATE",
+    "BEGIN",
     "COMMIT",
     "ROLLBACK",
     "SELECT value, versionstamp, hlc, origin FROM kv WHERE space = ?1 AND key = ?2 AND " AMI_KV_VISIBLE,
@@ -97,6 +127,14 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "DELETE FROM kv WHERE deleted = 1 AND hlc < ?1",
     "SELECT value FROM meta WHERE name = ?1",
     "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
+    // Replication. kChangesRest finishes the versionstamp group a LIMIT cut into.
+    "SELECT key, deleted, value, expires_at, hlc, origin, versionstamp FROM kv "
+    "WHERE space = ?1 AND versionstamp > ?2 ORDER BY versionstamp, key LIMIT ?3",
+    "SELECT key, deleted, value, expires_at, hlc, origin, versionstamp FROM kv "
+    "WHERE space = ?1 AND versionstamp = ?2 AND key > ?3 ORDER BY key",
+    "SELECT hlc, origin FROM kv WHERE space = ?1 AND key = ?2",
+    "SELECT versionstamp FROM kv WHERE space = ?1 ORDER BY versionstamp DESC LIMIT 1",
+    "SELECT key, hlc, origin, deleted FROM kv WHERE space = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
 };
 #undef AMI_KV_VISIBLE
 
@@ -132,6 +170,7 @@ class Stmt {
   int Step() { return sqlite3_step(stmt_); }
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool Null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
@@ -201,6 +240,61 @@ Result<EncodedKeys> ValidateCommit(const std::vector<Check>& checks, const std::
   return keys;
 }
 
+// Everything ApplyRemote() refuses in a row from a peer; `encoded` is EncodeKey(row.key).
+Status ValidateReplica(const ReplicaRow& row, const std::string& encoded) {
+  if (Status s = CheckKey(row.key, encoded, "apply"); !s.ok()) return s;
+  const std::string what = "apply " + KeyForMessage(row.key);
+  if (row.origin.empty()) return Status::InvalidArgument(what + ": origin is empty");
+  if (row.origin.size() > kMaxOriginBytes) {
+    return Status::InvalidArgument(what + ": origin is " + std::to_string(row.origin.size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxOriginBytes));
+  }
+  if (row.hlc == 0) return Status::InvalidArgument(what + ": hlc is 0");
+  // Stored as SQLite's signed INTEGER: a larger stamp would compare as negative.
+  if (row.hlc > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Status::InvalidArgument(what + ": hlc " + std::to_string(row.hlc) + " is out of range");
+  }
+  if (row.deleted) return Status::OK();  // value and expiry of a tombstone are not kept
+  if (row.expires_at && *row.expires_at <= 0) {
+    return Status::InvalidArgument(what + ": expires_at is " + std::to_string(*row.expires_at) +
+                                   "; it must be a positive wall time in ms");
+  }
+  if (row.value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument(what + ": value is " + std::to_string(row.value.size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxValueBytes));
+  }
+  if (!nlohmann::json::accept(row.value)) return Status::InvalidArgument(what + ": value is not valid JSON");
+  return Status::OK();
+}
+
+// NetworkDigest's per-row hash: FNV-1a over length-prefixed fields (so ("ab","c") and
+// ("a","bc") differ), finished with the SplitMix64 mixer so that summing the hashes
+// of many rows does not cancel out structure. Fixed functions, not std::hash: every
+// replica, build and process must compute the same value.
+class RowHash {
+ public:
+  void Add(std::string_view bytes) {
+    AddU64(bytes.size());
+    for (unsigned char c : bytes) Byte(c);
+  }
+  void AddU64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(v >> (8 * i)));
+  }
+  uint64_t Finish() const {
+    uint64_t z = h_ + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  void Byte(unsigned char c) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
 }  // namespace
 
 const char* ToString(Space space) { return space == Space::kLocal ? "local" : "network"; }
@@ -210,6 +304,7 @@ struct Store::Impl {
   StoreOptions options;
   std::unique_ptr<HybridClock> own_clock;
   HybridClock* clock = nullptr;
+  std::string incarnation;  // read once at open: it never changes for a file
   DbPtr db;  // declared before stmts: statements are finalized before the close
   std::array<StmtPtr, kSqlCount> stmts;
 
@@ -261,6 +356,53 @@ struct Store::Impl {
     return SqlError(op);
   }
 
+  // Creates the schema in a new file, or migrates an older one, under the write lock;
+  // the version is read again under it since another opener may have been first.
+  Status UpgradeSchema(const std::string& where) {
+    if (Status s = ExecScript("BEGIN IMMEDIATE", where + ": create schema"); !s.ok()) return s;
+    auto again = Pragma("PRAGMA user_version", where);
+    Status s = again.status();
+    if (s.ok()) {
+      const int v = std::atoi(again->c_str());
+      if (v == 0) {
+        s = ExecScript(kSchemaSql, where + ": create schema");
+      } else if (v == 1) {
+        s = ExecScript(kMigrateV1Sql, where + ": migrate schema 1 to 2");
+      }
+    }
+    if (s.ok()) s = ExecScript("COMMIT", where + ": create schema");
+    if (!s.ok()) {
+      sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return s;
+    }
+    return Status::OK();
+  }
+
+  // Reads the incarnation, making it on the first open of the file (also of a file
+  // migrated from version 1, which had none).
+  Result<std::string> LoadIncarnation(const std::string& where) {
+    const std::string op = where + ": incarnation";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto read = Prepare(kGetMeta);
+      if (!read.ok()) return read.status();
+      {
+        Stmt s(*read);
+        s.BindText(1, kIncarnationMeta);
+        const int rc = s.Step();
+        if (rc == SQLITE_ROW) return s.Text(0);
+        if (rc != SQLITE_DONE) return SqlError(op);
+      }
+      if (attempt > 0) break;
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db.get(), kMakeIncarnationSql, -1, &raw, nullptr) != SQLITE_OK) return SqlError(op);
+      StmtPtr owner(raw);
+      Stmt s(raw);
+      s.BindText(1, kIncarnationMeta);
+      if (s.Step() != SQLITE_DONE) return SqlError(op);
+    }
+    return Status::IOError(op + ": the meta row vanished right after it was written");
+  }
+
   Status OpenDb() {
     const std::string where = "open store " + file.string();
     if (file.has_parent_path()) {
@@ -286,21 +428,16 @@ struct Store::Impl {
     auto version = Pragma("PRAGMA user_version", where);
     if (!version.ok()) return version.status();
     const int v = std::atoi(version->c_str());
-    if (v == 0) {
-      if (Status s = ExecScript("BEGIN IMMEDIATE", where + ": create schema"); !s.ok()) return s;
-      // Another opener may have created it between our check and our lock.
-      auto again = Pragma("PRAGMA user_version", where);
-      Status s = again.status();
-      if (s.ok() && std::atoi(again->c_str()) == 0) s = ExecScript(kSchemaSql, where + ": create schema");
-      if (s.ok()) s = ExecScript("COMMIT", where + ": create schema");
-      if (!s.ok()) {
-        sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-        return s;
-      }
-    } else if (v > kSchemaVersion) {
+    if (v > kSchemaVersion) {
       return Status::IOError(where + ": schema version " + std::to_string(v) +
                              " was written by a newer AMI (this one knows " + std::to_string(kSchemaVersion) + ")");
     }
+    if (v < kSchemaVersion) {
+      if (Status s = UpgradeSchema(where); !s.ok()) return s;
+    }
+    auto id = LoadIncarnation(where);
+    if (!id.ok()) return id.status();
+    incarnation = std::move(id).value();
 
     sqlite3_stmt* raw_state = nullptr;
     if (sqlite3_prepare_v2(db.get(), "SELECT hlc FROM state WHERE id = 0", -1, &raw_state, nullptr) != SQLITE_OK) {
@@ -619,6 +756,208 @@ Status Store::SetMeta(const std::string& name, const std::string& value) {
   s.BindText(2, value);
   if (s.Step() != SQLITE_DONE) return impl_->SqlError("set meta \"" + name + "\"");
   return Status::OK();
+}
+
+namespace {
+
+// Reads a kChanges / kChangesRest row (columns: key, deleted, value, expires_at, hlc,
+// origin, versionstamp).
+Result<ReplicaRow> ReadReplicaRow(const Stmt& s, const std::string& op) {
+  auto key = DecodeKey(s.Text(0));
+  if (!key.ok()) return Status::IOError(op + ": corrupt key in the store: " + key.status().message());
+  ReplicaRow row;
+  row.key = std::move(key).value();
+  row.deleted = s.Int(1) != 0;
+  if (!row.deleted) row.value = s.Text(2);
+  if (!s.Null(3)) row.expires_at = s.Int(3);
+  row.hlc = static_cast<uint64_t>(s.Int(4));
+  row.origin = s.Text(5);
+  row.versionstamp = static_cast<uint64_t>(s.Int(6));
+  return row;
+}
+
+}  // namespace
+
+Result<std::vector<ReplicaRow>> Store::ChangesSince(uint64_t after, size_t limit) {
+  const std::string op = "changes since " + std::to_string(after);
+  const int space_id = SpaceId(Space::kNetwork);
+  std::vector<ReplicaRow> rows;
+  std::string last_key;  // encoded key of the last row read
+  // Both statements read one snapshot, so a commit landing between them cannot make
+  // the tail of a group disagree with its head. (Declared before the statements: they
+  // are reset before the read transaction ends.)
+  if (Status s = impl_->Exec(kBeginRead, op + ": begin"); !s.ok()) return s;
+  struct EndRead {
+    Impl* impl;
+    ~EndRead() { (void)impl->Exec(kCommit, "end read"); }
+  } end_read{impl_.get()};
+  {
+    auto stmt = impl_->Prepare(kChanges);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, space_id);
+    s.Bind(2, static_cast<int64_t>(after));
+    s.Bind(3, limit == 0 ? -1 : static_cast<int64_t>(limit));
+    for (;;) {
+      const int rc = s.Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return impl_->SqlError(op);
+      auto row = ReadReplicaRow(s, op);
+      if (!row.ok()) return row.status();
+      last_key = s.Text(0);
+      rows.push_back(std::move(row).value());
+    }
+  }
+  if (limit == 0 || rows.size() < limit) return rows;
+
+  // The limit may have cut the last versionstamp group: read the rest of it.
+  auto stmt = impl_->Prepare(kChangesRest);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.Bind(1, space_id);
+  s.Bind(2, static_cast<int64_t>(rows.back().versionstamp));
+  s.BindBlob(3, last_key);
+  for (;;) {
+    const int rc = s.Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return impl_->SqlError(op);
+    auto row = ReadReplicaRow(s, op);
+    if (!row.ok()) return row.status();
+    rows.push_back(std::move(row).value());
+  }
+  return rows;
+}
+
+Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
+                                       const std::optional<std::pair<std::string, std::string>>& meta) {
+  ApplyResult result;
+  // Validate first: an invalid row costs no SQL, and refusing it must not stop the rest.
+  struct Valid {
+    const ReplicaRow* row;
+    std::string encoded;
+  };
+  std::vector<Valid> valid;
+  valid.reserve(rows.size());
+  uint64_t max_hlc = 0;
+  for (const ReplicaRow& row : rows) {
+    std::string encoded = EncodeKey(row.key);
+    if (Status s = ValidateReplica(row, encoded); !s.ok()) {
+      if (result.rejected++ == 0) result.first_error = s.message();
+      continue;
+    }
+    // Seen, even if stale: our next local write must still stamp above it.
+    impl_->clock->Observe(row.hlc);
+    max_hlc = std::max(max_hlc, row.hlc);
+    valid.push_back(Valid{&row, std::move(encoded)});
+  }
+  if (valid.empty() && !meta) return result;
+
+  const std::string op = "apply " + std::to_string(rows.size()) + " replicated rows";
+  const int space_id = SpaceId(Space::kNetwork);
+  Impl::Transaction txn(impl_.get());
+  if (Status s = txn.Begin(op); !s.ok()) return s;
+  uint64_t versionstamp = 0;  // taken when the first row wins, shared by all that do
+  std::set<std::string> changed;
+  for (const Valid& v : valid) {
+    const ReplicaRow& row = *v.row;
+    const std::string what = op + ": " + KeyForMessage(row.key);
+    {
+      auto stmt = impl_->Prepare(kStampOf);
+      if (!stmt.ok()) return stmt.status();
+      Stmt s(*stmt);
+      s.Bind(1, space_id);
+      s.BindBlob(2, v.encoded);
+      const int rc = s.Step();
+      if (rc == SQLITE_ROW) {
+        const uint64_t hlc = static_cast<uint64_t>(s.Int(0));
+        const std::string origin = s.Text(1);
+        // Last writer wins; an equal stamp is the same write seen again.
+        if (std::tie(row.hlc, row.origin) <= std::tie(hlc, origin)) continue;
+      } else if (rc != SQLITE_DONE) {
+        return impl_->SqlError(what);
+      }
+    }
+    if (versionstamp == 0) {
+      // Bumps state.hlc too, so a reopen fast-forwards the clock past these rows.
+      auto bump = impl_->Prepare(kBumpVersionstamp);
+      if (!bump.ok()) return bump.status();
+      {
+        Stmt s(*bump);
+        s.Bind(1, static_cast<int64_t>(max_hlc));
+        if (s.Step() != SQLITE_DONE) return impl_->SqlError(op + ": next versionstamp");
+      }
+      auto read = impl_->Prepare(kReadVersionstamp);
+      if (!read.ok()) return read.status();
+      Stmt s(*read);
+      if (s.Step() != SQLITE_ROW) return impl_->SqlError(op + ": next versionstamp");
+      versionstamp = static_cast<uint64_t>(s.Int(0));
+    }
+    auto stmt = impl_->Prepare(kPut);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, space_id);
+    s.BindBlob(2, v.encoded);
+    if (row.deleted) {
+      s.BindNull(3);
+    } else {
+      s.BindText(3, row.value);
+    }
+    s.Bind(4, static_cast<int64_t>(versionstamp));
+    if (!row.deleted && row.expires_at) {
+      s.Bind(5, *row.expires_at);
+    } else {
+      s.BindNull(5);
+    }
+    s.Bind(6, static_cast<int64_t>(row.hlc));
+    s.BindText(7, row.origin);
+    s.Bind(8, row.deleted ? 1 : 0);
+    if (s.Step() != SQLITE_DONE) return impl_->SqlError(what);
+    if (changed.insert(v.encoded).second) result.changed.push_back(row.key);
+  }
+  if (meta) {
+    auto stmt = impl_->Prepare(kSetMeta);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.BindText(1, meta->first);
+    s.BindText(2, meta->second);
+    if (s.Step() != SQLITE_DONE) return impl_->SqlError(op + ": set meta \"" + meta->first + "\"");
+  }
+  if (Status s = txn.Commit(op); !s.ok()) return s;
+  return result;
+}
+
+Result<std::string> Store::Incarnation() { return impl_->incarnation; }
+
+Result<uint64_t> Store::LastNetworkVersionstamp() {
+  auto stmt = impl_->Prepare(kLastVersionstamp);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.Bind(1, SpaceId(Space::kNetwork));
+  const int rc = s.Step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(s.Int(0));
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  return impl_->SqlError("last network versionstamp");
+}
+
+Result<uint64_t> Store::NetworkDigest() {
+  auto stmt = impl_->Prepare(kDigestRows);
+  if (!stmt.ok()) return stmt.status();
+  Stmt s(*stmt);
+  s.Bind(1, SpaceId(Space::kNetwork));
+  s.Bind(2, WallMillis());
+  uint64_t digest = 0;
+  for (;;) {
+    const int rc = s.Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return impl_->SqlError("network digest");
+    RowHash h;
+    h.Add(s.Text(0));
+    h.AddU64(static_cast<uint64_t>(s.Int(1)));
+    h.Add(s.Text(2));
+    h.AddU64(s.Int(3) != 0 ? 1 : 0);
+    digest += h.Finish();  // a sum: the order rows are read in does not matter
+  }
+  return digest;
 }
 
 }  // namespace ami::kv

@@ -1,8 +1,8 @@
 // The node's durable store: one SQLite file (WAL, synchronous=FULL, so a write is
 // acknowledged only after it is durable) holding two Deno.Kv-shaped key spaces:
 //   kLocal   – this node only (Stels.local, local worker records)
-//   kNetwork – the replicated space (Stels.net, network worker records); the cluster
-//              issue adds replication on top of the hlc/origin/tombstone columns.
+//   kNetwork – the replicated space (Stels.net, network worker records); see
+//              "Replication" below.
 //
 // Values are JSON text, at most kMaxValueBytes. Keys are kv::Key (see kv_key.h).
 // Every committed write gets a new versionstamp, the same for all mutations of one
@@ -14,6 +14,14 @@
 // expired). Keys must be non-empty, NaN-free and at most kMaxKeyBytes encoded, for
 // reads too.
 //
+// Replication (the cluster's gossiped network space): every replica holds every row of
+// kNetwork, tombstones included. A peer reads "everything after my cursor" with
+// ChangesSince() and hands the rows to ApplyRemote() on its side, which keeps, per key,
+// the row with the larger (hlc, origin) — last writer wins, the same winner on every
+// replica whatever the order rows arrive in. Versionstamps stay local: an applied row
+// gets a fresh versionstamp of the receiving store, so the receiver's own peers see it
+// in their next ChangesSince(). kLocal is never part of replication.
+//
 // Thread-compatible: one owner at a time (the store actor). Every error is a Status
 // naming the operation and key.
 #pragma once
@@ -24,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/base/clock.h"
@@ -79,6 +88,27 @@ struct AtomicOperation {
   std::vector<Mutation> mutations;
 };
 
+// One row of the network space as replication ships it (ChangesSince / ApplyRemote).
+struct ReplicaRow {
+  Key key;
+  bool deleted = false;                 // a tombstone; `value` is empty
+  std::string value;                    // JSON text
+  std::optional<int64_t> expires_at;    // wall epoch ms (absolute: the same instant on every replica)
+  uint64_t hlc = 0;                     // stamp of the write that made the row
+  std::string origin;                   // node that made that write
+  uint64_t versionstamp = 0;            // this store's versionstamp (ChangesSince); ignored by ApplyRemote
+};
+
+// What ApplyRemote() did with a batch.
+struct ApplyResult {
+  std::vector<Key> changed;             // keys whose stored row was replaced, each once, in batch order
+  size_t rejected = 0;                  // rows refused as invalid (not stale ones: those are just skipped)
+  std::string first_error;              // the first refusal, naming the key and the field
+};
+
+// Limits on what a peer may send besides kMaxKeyBytes / kMaxValueBytes.
+constexpr size_t kMaxOriginBytes = 256;
+
 struct StoreOptions {
   std::string node_id;                  // origin of local writes
   std::chrono::milliseconds tombstone_grace{24 * 3600 * 1000};
@@ -118,8 +148,53 @@ class Store {
   Result<size_t> SweepExpired();
 
   // Small key/value table for the node's own bookkeeping (e.g. declared-worker hashes).
+  // Names starting with "kv." are the store's own (see Incarnation()).
   Result<std::optional<std::string>> GetMeta(const std::string& name);
   Status SetMeta(const std::string& name, const std::string& value);
+
+  // --- replication of the network space ---
+
+  // Rows of the network space with versionstamp > after, ascending by versionstamp
+  // (then by key), tombstones and expired-but-not-yet-swept rows included. At most
+  // `limit` rows (0 = no limit), except that the rows sharing one versionstamp (one
+  // atomic commit, or one ApplyRemote call) are never split: the last group is finished
+  // even past the limit. So after applying a result, "everything with versionstamp <=
+  // the last row's" is applied and that versionstamp is a correct cursor.
+  // A row removed by SweepExpired() is simply not returned (receivers expire and age
+  // rows by the same absolute times).
+  Result<std::vector<ReplicaRow>> ChangesSince(uint64_t after, size_t limit);
+
+  // Applies rows from a peer in ONE transaction (one fsync), together with the optional
+  // meta (name, value) write, so a cursor stored in meta moves exactly when the rows it
+  // covers are durable. Each row is first validated — key valid and at most
+  // kMaxKeyBytes encoded, origin non-empty and at most kMaxOriginBytes, hlc neither 0
+  // nor above INT64_MAX, expires_at positive when given, value valid JSON of at most
+  // kMaxValueBytes unless deleted; an invalid row is skipped, counted in `rejected`
+  // (first message in `first_error`), and the rest of the batch still applies.
+  // A valid row replaces the stored row for its key iff there is none or
+  // (row.hlc, row.origin) > (stored.hlc, stored.origin); tombstones and expired rows
+  // count as stored rows, so a newer tombstone deletes and a newer set resurrects,
+  // and a stale or repeated row changes nothing. Replaced rows keep the row's hlc,
+  // origin and expires_at (tombstones never expire: they are aged by their hlc) and
+  // all get ONE new versionstamp of this store. Every valid row's hlc is folded into
+  // the clock (HybridClock::Observe), so later local writes stamp higher.
+  // A SQLite error fails the whole call: nothing is written, meta included.
+  Result<ApplyResult> ApplyRemote(const std::vector<ReplicaRow>& rows,
+                                  const std::optional<std::pair<std::string, std::string>>& meta);
+
+  // A random 128-bit id (32 lowercase hex digits) made when the database file is first
+  // opened and the same on every later open: a new data directory is a new
+  // incarnation, which tells peers that their cursors for this store mean nothing.
+  Result<std::string> Incarnation();
+
+  // The highest versionstamp among the network rows; 0 when there are none.
+  Result<uint64_t> LastNetworkVersionstamp();
+
+  // An order-independent 64-bit digest of the network rows not expired now, tombstones
+  // included: the sum of a hash of (encoded key, hlc, origin, deleted) per row. Two
+  // replicas holding the same rows have the same digest, whatever their versionstamps
+  // or the order the rows arrived in. For detecting convergence (tests, benchmarks).
+  Result<uint64_t> NetworkDigest();
 
  private:
   struct Impl;

@@ -1,5 +1,6 @@
 // The paper exchange, loaded as the real paper.so through the loader: fills, balances,
-// fees, CCXT error classes, clientOrderId idempotency, fencing, persistence, faults.
+// fees, CCXT error classes, clientOrderId idempotency, fencing (persisted terms),
+// persistence, faults (random and injected).
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -392,19 +393,30 @@ TEST_CASE("paper: a stale fencing term is rejected", "[paper]") {
     Paper p(opts);
     p.Ok("createOrder", {"BTC/USDT", "market", "buy", 0.001}, Ctx("w1", 5));
     CHECK(p.Err("createOrder", {"BTC/USDT", "market", "buy", 0.001}, Ctx("w1", 3)) ==
-          "ExchangeError");
-    CHECK_THAT(p.last_message, Contains("stale fencing term 3 < 5"));
-    CHECK(p.Err("fetchBalance", Json::array(), Ctx("w1", 4)) == "ExchangeError");
+          "PermissionDenied");
+    CHECK_THAT(p.last_message, Contains("fenced: term 3 < 5 for worker w1"));
+    CHECK(ami::plugin::ErrorClassIsA("PermissionDenied", "ExchangeError"));
+    CHECK_FALSE(ami::plugin::IsNetworkErrorClass("PermissionDenied"));   // never retried as network
+    CallResult raw = p.Raw("fetchBalance", Json::array(), Ctx("w1", 4));
+    CHECK(raw.error_class == "PermissionDenied");
+    CHECK(Json::parse(raw.json) == Json({{"term", 4}, {"highestTerm", 5}}));
     p.Ok("fetchBalance", Json::array(), Ctx("w1", 5));   // equal term: fine
     p.Ok("fetchBalance", Json::array(), Ctx("w1", 0));   // unfenced caller
     p.Ok("fetchBalance", Json::array(), Ctx("w2", 1));   // terms are per worker
     p.Ok("fetchBalance", Json::array(), Ctx("w1", 6));   // a newer leader
-    CHECK(p.Err("fetchBalance", Json::array(), Ctx("w1", 5)) == "ExchangeError");
+    CHECK(p.Err("fetchBalance", Json::array(), Ctx("w1", 5)) == "PermissionDenied");
     CHECK(p.Ok("fetchMyTrades").size() == 1);   // the stale order never happened
+    // A newer term seen on a call that then fails still counts: the new leader exists.
+    CHECK(p.Err("fetchTicker", {"DOGE/USDT"}, Ctx("w1", 8)) == "BadSymbol");
+    CHECK(p.Err("fetchBalance", Json::array(), Ctx("w1", 7)) == "PermissionDenied");
   }
-  Paper restarted(opts);   // the highest term survives a restart
-  CHECK(restarted.Err("fetchBalance", Json::array(), Ctx("w1", 5)) == "ExchangeError");
-  restarted.Ok("fetchBalance", Json::array(), Ctx("w1", 6));
+  // The highest term survives a restart.
+  CHECK(Json::parse(ami::test::ReadFile(dir / "paper-paper.json"))["terms"]["w1"] == 8);
+  Paper restarted(opts);
+  CHECK(restarted.Err("fetchBalance", Json::array(), Ctx("w1", 7)) == "PermissionDenied");
+  CHECK_THAT(restarted.last_message, Contains("fenced: term 7 < 8"));
+  restarted.Ok("fetchBalance", Json::array(), Ctx("w1", 8));
+  restarted.Ok("fetchBalance", Json::array(), Ctx("w2", 1));
 }
 
 TEST_CASE("paper: state survives a restart", "[paper]") {
@@ -537,6 +549,29 @@ TEST_CASE("paper: injected network errors and timeouts", "[paper]") {
     CHECK(timeouts + network > 0);
     Json bal = p.Ok("paperSetBalance", {"ETH", 0});   // exempt from faults
     CHECK(bal["total"]["BTC"] == Approx(0.5 + 0.01 * 0.998));   // bought exactly once
+  }
+  SECTION("paperInjectFault: the next calls fail, deterministically") {
+    Paper p(Quiet());
+    CHECK(p.Ok("paperInjectFault", {"timeout", 2, "createOrder"})["count"] == 2);
+    // Timeouts come after the call took effect: the order exists, the answer is lost.
+    Json params = {{"clientOrderId", "amb-1"}};
+    CallResult first = p.Raw("createOrder", {"BTC/USDT", "limit", "buy", 0.01, 50000, params});
+    CHECK(first.error_class == "RequestTimeout");
+    CHECK_THAT(first.message, Contains("processed but the response was lost"));
+    CHECK(p.Ok("fetchOpenOrders").size() == 1);
+    CHECK(p.Raw("fetchTicker", Json::array({"BTC/USDT"})).ok);   // other methods unaffected
+    CHECK(p.Raw("createOrder", {"BTC/USDT", "limit", "buy", 0.01, 50000, params}).error_class ==
+          "RequestTimeout");
+    Json found = p.Ok("createOrder", {"BTC/USDT", "limit", "buy", 0.01, 50000, params});   // used up
+    CHECK(found["clientOrderId"] == "amb-1");
+    CHECK(p.Ok("fetchOpenOrders").size() == 1);   // one order for three calls
+    // Network errors come before: nothing happens. Without a method, any call fails.
+    p.Ok("paperInjectFault", {"network", 1});
+    CHECK(p.Raw("createOrder", {"BTC/USDT", "limit", "buy", 0.01, 50000,
+                                {{"clientOrderId", "net-1"}}}).error_class == "NetworkError");
+    CHECK(p.Ok("fetchOpenOrders").size() == 1);
+    CHECK(p.Err("paperInjectFault", {"slow", 1}) == "BadRequest");
+    CHECK(p.Err("paperInjectFault", {"timeout", 0}) == "BadRequest");
   }
   SECTION("latency is added to every call") {
     Paper p(Quiet({{"latency_ms", 60}}));

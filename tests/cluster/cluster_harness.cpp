@@ -1,0 +1,268 @@
+#include "tests/cluster/cluster_harness.h"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "actors/messages.h"
+
+namespace ami::test {
+
+using nlohmann::json;
+
+// ------------------------------------------------------------------ AdminClient
+struct AdminClient::Impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::map<std::pair<std::string, uint16_t>, caf::actor> handles;
+  Impl() {
+    cfg.add_message_types<caf::id_block::ami>();
+    cfg.load<caf::io::middleman>();
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(200)});
+    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(2)});
+    system = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+AdminClient::AdminClient() : impl_(std::make_unique<Impl>()) {}
+AdminClient::~AdminClient() = default;
+
+json AdminClient::Call(const std::string& host, uint16_t port, const std::string& token, const std::string& op,
+                       const json& args, std::chrono::milliseconds timeout) {
+  auto unavailable = [](const std::string& why) {
+    return json{{"ok", false}, {"error", {{"code", "unavailable"}, {"message", why}}}};
+  };
+  auto key = std::make_pair(host, port);
+  auto it = impl_->handles.find(key);
+  if (it == impl_->handles.end()) {
+    auto handle = impl_->system->middleman().remote_actor(host, port);
+    if (!handle) return unavailable(impl_->system->render(handle.error()));
+    it = impl_->handles.emplace(key, *handle).first;
+  }
+  caf::scoped_actor self{*impl_->system};
+  json out;
+  const std::string request = json{{"op", op}, {"args", args}}.dump();
+  self->request(it->second, timeout, admin_atom_v, token, request)
+      .receive(
+          [&](const std::string& reply) {
+            out = json::parse(reply, nullptr, false);
+            if (out.is_discarded()) out = unavailable("reply is not JSON: " + reply);
+          },
+          [&](caf::error& err) {
+            out = unavailable(impl_->system->render(err));
+            impl_->handles.erase(key);  // reconnect next time (the node may have restarted)
+          });
+  return out;
+}
+
+// ------------------------------------------------------------------ TestCluster
+namespace {
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+}  // namespace
+
+struct TestCluster::Node {
+  std::string id;
+  uint16_t cluster_port = 0;
+  uint16_t admin_port = 0;
+  std::filesystem::path data_dir;
+  std::filesystem::path config;
+  std::filesystem::path output;
+  std::unique_ptr<ChildProcess> process;
+  int starts = 0;
+};
+
+TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) {
+  for (size_t i = 0; i < options_.nodes; ++i) {
+    auto n = std::make_unique<Node>();
+    n->id = "n" + std::to_string(i + 1);
+    n->cluster_port = FreePort();
+    n->admin_port = FreePort();
+    n->data_dir = dir_ / n->id;
+    n->config = dir_ / (n->id + ".yaml");
+    nodes_.push_back(std::move(n));
+  }
+  auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; };
+  std::string peers;
+  for (const auto& n : nodes_) peers += (peers.empty() ? "" : ", ") + ("127.0.0.1:" + std::to_string(n->cluster_port));
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const auto& n = *nodes_[i];
+    std::string yaml =
+        "node:\n  id: " + n.id + "\n  data_dir: " + n.data_dir.string() + "\n" +
+        "cluster:\n  name: test\n  secret: s3cret-cluster\n  listen: 127.0.0.1:" + std::to_string(n.cluster_port) +
+        "\n  peers: [" + peers + "]\n  heartbeat: " + ms(options_.heartbeat) +
+        "\n  lease: { ttl: " + ms(options_.ttl) + ", renew: " + ms(options_.renew) + ", margin: " + ms(options_.margin) +
+        " }\n  fault_injection: " + (options_.fault_injection ? "true" : "false") + "\n" +
+        (i < options_.extra_cluster_yaml.size() ? options_.extra_cluster_yaml[i] : "") +
+        "admin:\n  listen: 127.0.0.1:" + std::to_string(n.admin_port) + "\n  token: " + kToken + "\n" +
+        "limits: { stop_grace: 500ms }\n"
+        "plugins: { dirs: [\"" + (BinaryDir() / "plugins").string() + "\"] }\n" +
+        "exchanges:\n  bybit: { connector: paper }\n" + options_.extra_yaml;
+    WriteFile(n.config, yaml);
+  }
+}
+
+TestCluster::~TestCluster() {
+  for (auto& n : nodes_) {
+    if (n->process && n->process->Running()) {
+      n->process->Signal(SIGCONT);
+      n->process->Signal(SIGKILL);
+      n->process->Wait(std::chrono::seconds(10));
+    }
+  }
+}
+
+std::string TestCluster::Id(size_t i) const { return nodes_.at(i)->id; }
+std::filesystem::path TestCluster::DataDir(size_t i) const { return nodes_.at(i)->data_dir; }
+
+void TestCluster::Start(size_t i) {
+  Node& n = *nodes_.at(i);
+  if (n.process && n.process->Running()) throw std::runtime_error(n.id + " is already running");
+  n.output = dir_ / (n.id + ".out." + std::to_string(++n.starts));
+  n.process = std::make_unique<ChildProcess>((BinaryDir() / "apps" / "amid").string(),
+                                             std::vector<std::string>{"--config", n.config.string()}, n.output);
+  const bool up = Eventually([&] { return Admin(i, "node.info")["ok"] == true || !n.process->Running(); },
+                             std::chrono::seconds(30));
+  if (!up || !n.process->Running()) throw std::runtime_error(n.id + " did not start:\n" + n.process->Output());
+}
+
+void TestCluster::StartAll() {
+  for (size_t i = 0; i < nodes_.size(); ++i) Start(i);
+}
+
+void TestCluster::Kill(size_t i) {
+  Node& n = *nodes_.at(i);
+  n.process->Signal(SIGKILL);
+  n.process->Wait(std::chrono::seconds(10));
+}
+void TestCluster::Freeze(size_t i) { nodes_.at(i)->process->Signal(SIGSTOP); }
+void TestCluster::Thaw(size_t i) { nodes_.at(i)->process->Signal(SIGCONT); }
+int TestCluster::Terminate(size_t i) {
+  Node& n = *nodes_.at(i);
+  n.process->Signal(SIGTERM);
+  return n.process->Wait(std::chrono::seconds(30));
+}
+bool TestCluster::Running(size_t i) { return nodes_.at(i)->process && nodes_.at(i)->process->Running(); }
+std::string TestCluster::Output(size_t i) const {
+  return nodes_.at(i)->process ? nodes_.at(i)->process->Output() : "";
+}
+
+json TestCluster::Admin(size_t i, const std::string& op, const json& args) {
+  return client_.Call("127.0.0.1", nodes_.at(i)->admin_port, kToken, op, args);
+}
+
+json TestCluster::Ok(size_t i, const std::string& op, const json& args) {
+  json reply = Admin(i, op, args);
+  if (reply["ok"] != true) throw std::runtime_error(Id(i) + " " + op + ": " + reply.dump());
+  return reply["result"];
+}
+
+bool TestCluster::WaitConnected(const std::vector<size_t>& which, std::chrono::milliseconds timeout) {
+  return Eventually(
+      [&] {
+        for (size_t i : which) {
+          json r = Admin(i, "nodes.list");
+          if (r["ok"] != true) return false;
+          size_t up = 0;
+          for (const auto& n : r["result"]["nodes"])
+            for (size_t j : which)
+              if (j != i && n["id"] == Id(j) && n["state"] == "up") ++up;
+          if (up + 1 < which.size()) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
+bool TestCluster::WaitConnected() {
+  std::vector<size_t> all;
+  for (size_t i = 0; i < nodes_.size(); ++i) all.push_back(i);
+  return WaitConnected(all);
+}
+
+void TestCluster::Partition(const std::vector<size_t>& group) {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const bool inside = std::find(group.begin(), group.end(), i) != group.end();
+    json drop = json::array();
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      const bool j_inside = std::find(group.begin(), group.end(), j) != group.end();
+      if (inside != j_inside) drop.push_back(Id(j));
+    }
+    if (Running(i)) Ok(i, "faults.set", {{"drop", drop}});
+  }
+}
+
+void TestCluster::Heal() {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (Running(i)) Ok(i, "faults.set", {{"drop", json::array()}});
+}
+
+// ------------------------------------------------------------------ checker
+std::vector<Span> ReadSpans(const std::vector<std::filesystem::path>& data_dirs, const std::string& sid) {
+  std::vector<Span> spans;
+  for (const auto& dir : data_dirs) {
+    for (const std::string suffix : {".log.1", ".log"}) {
+      std::ifstream in(dir / "logs" / "workers" / (sid + suffix));
+      std::string line;
+      while (std::getline(in, line)) {
+        const auto at = line.find("SPAN ");
+        if (at == std::string::npos) continue;
+        std::istringstream fields(line.substr(at + 5));
+        Span s;
+        if (fields >> s.node >> s.term >> s.start >> s.end) spans.push_back(s);
+      }
+    }
+  }
+  return spans;
+}
+
+std::vector<std::string> CheckSpans(std::vector<Span> spans) {
+  std::vector<std::string> problems;
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  auto show = [](const Span& s) {
+    return s.node + " term " + std::to_string(s.term) + " [" + std::to_string(s.start) + ", " + std::to_string(s.end) + "]";
+  };
+  for (size_t i = 0; i < spans.size(); ++i) {
+    for (size_t j = i + 1; j < spans.size() && spans[j].start < spans[i].end; ++j) {
+      if (spans[j].node != spans[i].node) problems.push_back("overlap: " + show(spans[i]) + " and " + show(spans[j]));
+    }
+  }
+  // Terms only grow: once a node ran with term T, no other node runs with a term ≤ T later.
+  for (size_t i = 0; i < spans.size(); ++i) {
+    for (size_t j = i + 1; j < spans.size(); ++j) {
+      if (spans[j].node != spans[i].node && spans[j].term <= spans[i].term) {
+        problems.push_back("term went back: " + show(spans[i]) + " then " + show(spans[j]));
+        break;
+      }
+    }
+  }
+  return problems;
+}
+
+std::string SpanScript(int busy_ms) {
+  return "const start = Date.now();\n"
+         "await Stels.sleep(" + std::to_string(busy_ms) + ");\n"
+         "logger.info(`SPAN ${config.node.id} ${Stels.leader.term} ${start} ${Date.now()}`);\n";
+}
+
+}  // namespace ami::test
