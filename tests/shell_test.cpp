@@ -628,7 +628,7 @@ TEST_CASE("ami resolves sid prefixes and names unknown and ambiguous ones", "[sh
   CHECK(node.Worker(upper).at("sid") == sid);
 }
 
-TEST_CASE("ami edit saves through $EDITOR, and a concurrent change is a conflict that keeps the text", "[shell]") {
+TEST_CASE("ami edit saves through the editor, and a concurrent change is a conflict that keeps the text", "[shell]") {
   Node node;
   const json created = node.Json({"--yes", "create", "--template", "empty", "--note", "to edit"});
   const std::string sid = created.at("sid");

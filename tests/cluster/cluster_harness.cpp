@@ -134,6 +134,7 @@ TestCluster::~TestCluster() {
 
 std::string TestCluster::Id(size_t i) const { return nodes_.at(i)->id; }
 std::filesystem::path TestCluster::DataDir(size_t i) const { return nodes_.at(i)->data_dir; }
+uint16_t TestCluster::AdminPort(size_t i) const { return nodes_.at(i)->admin_port; }
 
 void TestCluster::Start(size_t i) {
   Node& n = *nodes_.at(i);

@@ -53,6 +53,7 @@ class TestCluster {
   size_t size() const { return nodes_.size(); }
   std::string Id(size_t i) const;               // "n1", "n2", …
   std::filesystem::path DataDir(size_t i) const;
+  uint16_t AdminPort(size_t i) const;
   void Start(size_t i);                         // (re)starts node i
   void StartAll();
   void Kill(size_t i);                          // SIGKILL and reap

@@ -314,3 +314,73 @@ TEST_CASE("lease checker: overlapping and term-reversing histories are flagged",
   CHECK(!CheckSpans({{"n1", 3, 0, 10}, {"n2", 2, 20, 30}}).empty());          // term went back
   CHECK(!CheckSpans({{"n1", 3, 0, 10}, {"n2", 4, 20, 30}, {"n1", 3, 40, 50}}).empty());
 }
+
+TEST_CASE("ami one-shot commands against a three-node cluster", "[cluster][shell]") {
+  TestCluster c;
+  c.StartAll();
+  REQUIRE(c.WaitConnected());
+  const std::string ami = (BinaryDir() / "apps" / "ami").string();
+  auto run = [&](size_t node, std::vector<std::string> args) {
+    std::vector<std::string> full = {"--node", "127.0.0.1:" + std::to_string(c.AdminPort(node)), "--token",
+                                     TestCluster::kToken, "--json"};
+    full.insert(full.end(), args.begin(), args.end());
+    return Run(ami, full);
+  };
+  auto json_of = [](const RunResult& r) {
+    INFO(r.output);
+    json j = json::parse(r.output, nullptr, false);
+    REQUIRE(!j.is_discarded());
+    return j;
+  };
+
+  // Every node sees the other two up.
+  RunResult nodes = run(1, {"nodes"});
+  REQUIRE(nodes.exit_code == 0);
+  size_t up = 0;
+  const json members = json_of(nodes);
+  for (const auto& n : members["nodes"]) up += n["state"] == "up";
+  INFO(nodes.output);
+  CHECK(up == 2);
+
+  // A network leader worker made from a template on n1 is listed on n3, runs on one node,
+  // and `leader` answers the same holder from every node.
+  RunResult created = run(0, {"create", "--template", "health-check", "--execution", "leader", "--scope", "network",
+                              "--note", "three nodes", "--start", "--yes"});
+  REQUIRE(created.exit_code == 0);
+  const std::string sid = json_of(created)["sid"];
+  CHECK(Eventually([&] {
+    RunResult list = run(2, {"workers"});
+    if (list.exit_code != 0) return false;
+    const json workers = json_of(list);
+    for (const auto& w : workers)
+      if (w["sid"] == sid) return true;
+    return false;
+  }));
+  std::string holder;
+  CHECK(Eventually([&] {
+    std::set<std::string> holders;
+    for (size_t i = 0; i < 3; ++i) {
+      RunResult l = run(i, {"leader", sid});
+      if (l.exit_code != 0) return false;
+      json j = json_of(l);
+      if (j["hasLeader"] != true) return false;
+      holders.insert(j["leader"].get<std::string>());
+    }
+    if (holders.size() != 1) return false;
+    holder = *holders.begin();
+    return true;
+  }));
+  CHECK(Eventually([&] { return RunningOn(c, sid).size() == 1; }));
+
+  // Cluster-wide stats have every node.
+  RunResult stats = run(2, {"stats", "--cluster"});
+  REQUIRE(stats.exit_code == 0);
+  CHECK(json_of(stats)["nodes"].size() == 3);
+
+  // Stop on n2 stops it everywhere; unknown sid is exit 1; a wrong token is exit 3.
+  CHECK(run(1, {"stop", sid}).exit_code == 0);
+  CHECK(Eventually([&] { return RunningOn(c, sid).empty(); }));
+  CHECK(run(0, {"show", "00000000-dead"}).exit_code == 1);
+  RunResult denied = Run(ami, {"--node", "127.0.0.1:" + std::to_string(c.AdminPort(0)), "--token", "wrong", "workers"});
+  CHECK(denied.exit_code == 3);
+}
