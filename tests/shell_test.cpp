@@ -715,7 +715,8 @@ TEST_CASE("the interactive shell: create dialogue, tab completion, history, Ctrl
   auto env = node.Env({{"TERM", "xterm"}, {"HOME", node.dir().path().string()}});
   {
     Pty pty(env);
-    size_t at = pty.WaitFor("ami s-0001> ");
+    size_t at = pty.WaitFor("Connecting to node " + node.address());
+    at = pty.WaitFor("ami s-0001> ", at, 1, std::chrono::seconds(60));
 
     // Tab completion of a command name: "temp<TAB>" runs `templates`.
     pty.Send("temp\t\r");
@@ -789,7 +790,7 @@ TEST_CASE("the interactive shell: create dialogue, tab completion, history, Ctrl
   CHECK((st.st_mode & 0777) == 0600);
   {
     Pty pty(env);
-    size_t at = pty.WaitFor("ami s-0001> ");
+    size_t at = pty.WaitFor("ami s-0001> ", 0, 1, std::chrono::seconds(60));
     // Back through the previous session: exit, show 0000dead, help exit, help note.
     pty.Send("\x1b[A\x1b[A\x1b[A\x1b[A\r");
     at = pty.WaitFor("usage: note SID TEXT", at);

@@ -602,7 +602,6 @@ struct Shell::Impl {
   // Completion data, fetched from the node at most every few seconds.
   std::vector<std::string> sids, template_ids;
   std::chrono::steady_clock::time_point sids_at, templates_at;
-  std::string node_id;
 };
 
 Shell::Shell(AdminClient& client, Console& console, ShellOptions options)
@@ -655,17 +654,6 @@ int Shell::Run(const std::vector<std::string>& given) {
   if (st.ok()) return kExitOk;
   std::cerr << "ami: " << st.message() << "\n";
   return st.code() == Status::Code::kIOError ? kExitUnreachable : kExitFailed;
-}
-
-std::string Shell::NodeId() {
-  if (impl_->node_id.empty()) {
-    auto info = impl_->client.Call("node.info", json::object(), std::chrono::seconds(10));
-    if (info.ok()) {
-      const json& n = (*info).value("node", json());
-      impl_->node_id = n.is_string() ? n.get<std::string>() : n.is_object() ? Str(n, "id") : "";
-    }
-  }
-  return impl_->node_id;
 }
 
 std::vector<std::string> Shell::Complete(const std::vector<std::string>& before, const std::string& partial) {

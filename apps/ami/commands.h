@@ -89,8 +89,6 @@ class Shell {
   // already filtered by the partial prefix: command names, subcommands, flags, enum
   // values, worker sids (fetched from the node) and template ids.
   std::vector<std::string> Complete(const std::vector<std::string>& before, const std::string& partial);
-  // The node's id for the prompt ("" when the node cannot be asked).
-  std::string NodeId();
   // `exit` / `quit` was run.
   bool exit_requested() const;
   // Full help text, or one command's ("" when there is no such command).

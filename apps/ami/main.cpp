@@ -125,9 +125,9 @@ int main(int argc, char** argv) {
   }
   const bool color = !g.json && !g.no_color && isatty(1) && std::getenv("NO_COLOR") == nullptr;
 
-  // Ctrl-C should reach this thread (the line editor and the --watch loops poll a flag it
-  // sets): block it while the client's actor system starts its threads, which inherit
-  // the mask, then take it back.
+  // Ctrl-C is handled on this thread, where a blocked read (a prompt) is interrupted by
+  // it: block it while the client's actor system starts its threads, which inherit the
+  // mask, then take it back.
   sigset_t int_only, previous;
   sigemptyset(&int_only);
   sigaddset(&int_only, SIGINT);
@@ -148,11 +148,16 @@ int main(int argc, char** argv) {
   editor.SetCompleter([&shell](const std::vector<std::string>& before, const std::string& partial) {
     return shell.Complete(before, partial);
   });
-  // Fail early, with the exit code scripts expect, when the node is not there at all.
+  // Fail early, with the exit code scripts expect, when the node is not there at all;
+  // the answer also names the node for the prompt.
+  if (editor.interactive()) std::cout << "Connecting to node " << address->ToString() << " …\n" << std::flush;
   auto info = client.Call("node.info", nlohmann::json::object(), std::chrono::seconds(15));
   if (!info.ok() && info.status().code() == ami::Status::Code::kIOError) {
     std::cerr << "ami: " << info.status().message() << "\n";
     return kExitUnreachable;
   }
-  return RunInteractive(shell, editor);
+  std::string node_id;
+  if (info.ok() && info->is_object() && info->contains("node") && (*info)["node"].is_string())
+    node_id = (*info)["node"].get<std::string>();
+  return RunInteractive(shell, editor, node_id);
 }

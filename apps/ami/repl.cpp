@@ -245,8 +245,7 @@ unsigned char LineEditor::CompleteAtCursor() {
   return CC_REDISPLAY;
 }
 
-int RunInteractive(Shell& shell, LineEditor& editor) {
-  const std::string node = shell.NodeId();
+int RunInteractive(Shell& shell, LineEditor& editor, const std::string& node) {
   const std::string prompt = "ami" + (node.empty() ? std::string() : " " + node) + "> ";
   if (editor.interactive())
     std::cout << "Connected to node " << (node.empty() ? "?" : node)

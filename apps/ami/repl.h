@@ -52,9 +52,9 @@ class LineEditor : public Console {
   const std::vector<std::string>* choices_ = nullptr;  // set while Ask() reads
 };
 
-// The interactive loop: prompt "ami <node>> ", run each line through `shell`, until
+// The interactive loop: prompt "ami <node id>> ", run each line through `shell`, until
 // exit/quit or Ctrl-D. Returns the exit code for the process.
-int RunInteractive(Shell& shell, LineEditor& editor);
+int RunInteractive(Shell& shell, LineEditor& editor, const std::string& node_id);
 
 // ~/.ami_history unless $AMI_HISTORY names another file ("" = no history file).
 std::string DefaultHistoryFile();
