@@ -1,9 +1,12 @@
+// Over 600 lines on purpose: one actor's state machine (handshake, heartbeats,
+// anti-entropy, leases) whose parts share the peer table and cursors. What stands apart
+// is split out: the published gate (actors/peer_gate.h), the membership view
+// (runtime/cluster/membership.h) and the lease logic (runtime/cluster/lease_manager.h).
 #include "actors/cluster_actor.h"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -11,11 +14,16 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "actors/messages.h"
+#include "actors/remote_guard.h"
+#include "runtime/base/digest.h"
 #include "runtime/cluster/lease_manager.h"
+#include "runtime/cluster/membership.h"
+#include "transport/caf_tls.h"
 
 namespace ami {
 namespace {
@@ -29,24 +37,13 @@ constexpr auto kPeerRequestTimeout = std::chrono::seconds(5);
 constexpr int kSuspectBeats = 3;                  // unheard for 3 heartbeats: suspect
 constexpr int kDownBeats = 6;                     // … for 6: down
 constexpr int64_t kTickMs = 25;                   // lease timers and heartbeats are checked this often
+// Terms are ballot counters: they grow by a few per election. A recorded term beyond this
+// did not come from an election (a forged or corrupt ["ami","leader",sid]); starting
+// above it could exhaust the counter and stop the lease from ever being granted.
+constexpr uint64_t kMaxRecordedTerm = uint64_t{1} << 40;
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    // OpenSSL's generator failing is not something to limp on with a weaker nonce.
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : raw) {
-    hex += digits[c >> 4];
-    hex += digits[c & 15];
-  }
-  return hex;
 }
 
 // HMAC-SHA256 of the parts joined by '|', as hex. Proves knowledge of the cluster secret
@@ -57,17 +54,23 @@ std::string Mac(const std::string& secret, std::initializer_list<std::string_vie
     data.append(p);
     data += '|';
   }
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += digits[out[i] >> 4];
-    hex += digits[out[i] & 15];
+  return HmacSha256Hex(secret, data);
+}
+
+// A string a peer chose, fit for a log line: control bytes escaped (no forged lines),
+// at most 64 bytes shown.
+std::string Shown(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 64)) {
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += HexOf(&c, 1);
+    } else {
+      out += static_cast<char>(c);
+    }
   }
-  return hex;
+  if (text.size() > 64) out += "…";
+  return out;
 }
 
 bool SameMac(const std::string& a, const std::string& b) {
@@ -98,10 +101,15 @@ struct ReplCursor {
   std::deque<wire::ReplBatch> queued;  // pushes that arrived while busy
 };
 
+struct ClusterState;
+using ClusterSelf = caf::stateful_actor<ClusterState, RemoteGuarded>;
+
 struct ClusterState {
-  caf::stateful_actor<ClusterState>* self = nullptr;
+  ClusterSelf* self = nullptr;
   ClusterContext ctx;
   std::string self_id;
+  wire::View view;                   // what every peer must agree on (runtime/cluster/membership.h)
+  std::map<std::string, std::string> acks_written;  // peer → last PeerAckName() value stored
   std::string incarnation = RandomHex(8);
   caf::actor node;
   std::vector<Peer> peers;
@@ -113,6 +121,8 @@ struct ClusterState {
   std::set<std::string> dropped;     // fault injection: nodes we neither send to nor hear
   std::map<std::string, ReplCursor> cursors;   // by peer node id
   uint64_t last_pushed = 0;          // our versionstamp pushed to peers so far
+  std::optional<ReplState> repl_state;  // what heartbeats announce …
+  bool repl_state_stale = true;      // … and whether a network write happened since it was read
   bool push_running = false, push_again = false;
   std::unique_ptr<cluster::LeaseManager> leases;
   std::set<std::string> resigning;   // sids whose next "not held" event is a resign
@@ -163,12 +173,21 @@ struct ClusterState {
         clock_rate = c->lease_clock_rate;
         spdlog::warn("cluster: fault injection: lease clock runs at {}x real time", clock_rate);
       }
-      for (const auto& address : c->peers) {
+      auto members = cluster::MakeView(c->listen, c->peers, c->lease.ttl.count(), c->lease.margin.count(),
+                                       cluster::LocalAddresses());
+      for (const auto& note : members.notes) spdlog::warn("cluster: {}", note);
+      for (const auto& own : members.dropped)
+        spdlog::info("cluster: peer entry {} is this node (listen {}); not a peer", own, c->listen);
+      view.hash = members.hash;
+      view.members = static_cast<uint32_t>(members.members.size());
+      view.lease_ttl_ms = members.ttl_ms;
+      view.lease_margin_ms = members.margin_ms;
+      for (const auto& address : members.peers) {
         Peer p;
         p.address = address;
         peers.push_back(std::move(p));
       }
-      lo.cluster_size = c->peers.size() + 1;
+      lo.cluster_size = peers.size() + 1;
       lo.ttl_ms = c->lease.ttl.count();
       lo.renew_ms = c->lease.renew.count();
       lo.margin_ms = c->lease.margin.count();
@@ -203,14 +222,20 @@ struct ClusterState {
 
   bool Reachable(const Peer& p) const { return p.link == Peer::Link::kReady && !dropped.count(p.node); }
 
+  // The one place that opens a connection to a peer's published gate: over mutual TLS
+  // (transport/caf_tls.h), with this node's certificate.
+  auto ConnectTo(const std::string& host, uint16_t port) {
+    auto mm = transport::Connector(self->system());
+    return self->request(mm, std::chrono::seconds(10), caf::connect_atom_v, host, port);
+  }
+
   void Connect(Peer& p) {
     p.link = Peer::Link::kConnecting;
-    const auto colon = p.address.rfind(':');
-    const std::string host = p.address.substr(0, colon);
-    const auto port = static_cast<uint16_t>(std::stoi(p.address.substr(colon + 1)));
-    auto mm = self->system().middleman().actor_handle();
+    std::string host;
+    uint16_t port = 0;
+    if (!cluster::SplitAddress(p.address, &host, &port)) return ConnectFailed(p, "not host:port");
     const std::string address = p.address;
-    self->request(mm, std::chrono::seconds(10), caf::connect_atom_v, host, port)
+    ConnectTo(host, port)
         .then(
             [this, address](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
               Peer* p = FindPeer(address);
@@ -239,23 +264,66 @@ struct ClusterState {
     p.backoff_ms = std::min<int64_t>(p.backoff_ms * 2, 5000);
   }
 
+  // Why `theirs` is not our view, for the log; empty when the views agree.
+  std::string ViewMismatch(const wire::View& theirs) const {
+    if (theirs.hash == view.hash) return "";
+    if (theirs.hash.empty()) return "it sent no membership view";
+    if (theirs.members != view.members)
+      return "it counts " + std::to_string(theirs.members) + " members, we count " + std::to_string(view.members) +
+             " (cluster.peers differ)";
+    if (theirs.lease_ttl_ms != view.lease_ttl_ms || theirs.lease_margin_ms != view.lease_margin_ms)
+      return "its lease ttl/margin are " + std::to_string(theirs.lease_ttl_ms) + "/" +
+             std::to_string(theirs.lease_margin_ms) + " ms, ours " + std::to_string(view.lease_ttl_ms) + "/" +
+             std::to_string(view.lease_margin_ms) + " ms";
+    return "its member addresses differ from ours (cluster.peers must name the same nodes on every node)";
+  }
+
+  // Another live node already known under `node_id` (reached at another address, or
+  // authenticated with another incarnation): two nodes share an id. Empty when not.
+  std::string DuplicateOf(const std::string& node_id, const std::string& incarnation, const std::string& address) {
+    const int64_t now = SteadyMs();
+    for (const auto& p : peers) {
+      if (p.link != Peer::Link::kReady || p.node != node_id || StateOf(p, now) != "up") continue;
+      if (!address.empty() && p.address != address) return "it is already connected at " + p.address;
+      if (!incarnation.empty() && p.incarnation != incarnation)
+        return "a node with that id and another incarnation is up at " + p.address;
+    }
+    return "";
+  }
+
   void Handshake(Peer& p) {
     p.link = Peer::Link::kHandshaking;
     p.nonce = RandomHex(16);
     const std::string address = p.address;
-    wire::Hello hello{cluster()->name, self_id, incarnation, p.nonce};
+    wire::Hello hello{cluster()->name, self_id, incarnation, p.nonce, view};
     self->request(p.handle, kPeerRequestTimeout, hello_atom_v, hello)
         .then(
             [this, address](wire::HelloReply& reply) {
               Peer* p = FindPeer(address);
               if (!p || p->link != Peer::Link::kHandshaking) return;
               const auto& c = *cluster();
-              if (reply.node.empty() || reply.node == self_id ||
-                  !SameMac(reply.mac, Mac(c.secret, {"ami-hello", c.name, reply.node, p->nonce, reply.nonce}))) {
-                Warn("cluster: peer {} failed the handshake (wrong cluster secret or node id); dropped", address);
+              if (reply.node == self_id) {
+                Warn("cluster: refused the node at {}: it has our own node id '{}' (two nodes share one id)", address,
+                     self_id);
+                return ConnectFailed(*p, "duplicate node id");
+              }
+              if (auto why = ViewMismatch(reply.view); !why.empty()) {
+                Warn("cluster: refused node '{}' at {}: different membership view: {}", Shown(reply.node), address, why);
+                return ConnectFailed(*p, "membership view");
+              }
+              if (reply.node.empty() ||
+                  !SameMac(reply.mac, Mac(c.secret, {"ami-hello", c.name, reply.node, p->nonce, reply.nonce,
+                                                      reply.view.hash, view.hash}))) {
+                Warn("cluster: peer {} failed the handshake (wrong cluster secret, or it refused us: see its log)",
+                     address);
                 return ConnectFailed(*p, "handshake");
               }
-              wire::Auth auth{self_id, Mac(c.secret, {"ami-auth", c.name, self_id, reply.nonce, p->nonce})};
+              if (auto why = DuplicateOf(reply.node, "", address); !why.empty()) {
+                Warn("cluster: refused the node at {}: it claims node id '{}', but {} (two nodes share one id)",
+                     address, Shown(reply.node), why);
+                return ConnectFailed(*p, "duplicate node id");
+              }
+              wire::Auth auth{self_id, Mac(c.secret, {"ami-auth", c.name, self_id, reply.nonce, p->nonce, view.hash})};
               const std::string node_id = reply.node, inc = reply.incarnation;
               self->request(p->handle, kPeerRequestTimeout, auth_atom_v, auth)
                   .then(
@@ -263,6 +331,12 @@ struct ClusterState {
                         Peer* p = FindPeer(address);
                         if (!p || p->link != Peer::Link::kHandshaking) return;
                         if (!ok) return ConnectFailed(*p, "auth refused");
+                        // Checked again: another handshake for the same id may have finished meanwhile.
+                        if (auto why = DuplicateOf(node_id, "", address); !why.empty()) {
+                          Warn("cluster: refused the node at {}: it claims node id '{}', but {} (two nodes share "
+                               "one id)", address, node_id, why);
+                          return ConnectFailed(*p, "duplicate node id");
+                        }
                         p->link = Peer::Link::kReady;
                         p->node = node_id;
                         p->incarnation = inc;
@@ -288,13 +362,29 @@ struct ClusterState {
   wire::HelloReply OnHello(const wire::Hello& hello) {
     const auto& c = *cluster();
     auto sender = self->current_sender();
-    if (hello.cluster != c.name || hello.node.empty() || hello.node == self_id || hello.nonce.size() != 32 || !sender) {
-      Warn("cluster: hello from {} for cluster '{}' refused", hello.node, hello.cluster);
-      return {};  // an empty reply fails the sender's MAC check
+    wire::HelloReply refusal;
+    refusal.view = view;  // no mac: the sender refuses it, and can log what differs
+    if (hello.cluster != c.name || hello.node.empty() || hello.nonce.size() != 32 || !sender) {
+      Warn("cluster: hello from {} for cluster '{}' refused", Shown(hello.node), Shown(hello.cluster));
+      return refusal;
+    }
+    if (hello.node == self_id) {
+      Warn("cluster: refused a hello from node id '{}': that is our own id (two nodes share one id)", Shown(hello.node));
+      return refusal;
+    }
+    if (auto why = ViewMismatch(hello.view); !why.empty()) {
+      Warn("cluster: refused node '{}': different membership view: {}", Shown(hello.node), why);
+      return refusal;
+    }
+    if (auto why = DuplicateOf(hello.node, hello.incarnation, ""); !why.empty()) {
+      Warn("cluster: refused a hello from node id '{}': {} (two nodes share one id)", Shown(hello.node), why);
+      return refusal;
     }
     PendingAuth pending{hello.node, RandomHex(16), hello.nonce};
     wire::HelloReply reply{self_id, incarnation, pending.our_nonce,
-                           Mac(c.secret, {"ami-hello", c.name, self_id, hello.nonce, pending.our_nonce})};
+                           Mac(c.secret, {"ami-hello", c.name, self_id, hello.nonce, pending.our_nonce, view.hash,
+                                          hello.view.hash}),
+                           view};
     pending_auth[caf::actor_cast<caf::actor_addr>(sender)] = std::move(pending);
     return reply;
   }
@@ -306,14 +396,23 @@ struct ClusterState {
     if (it == pending_auth.end()) return false;
     PendingAuth pending = it->second;
     pending_auth.erase(it);
+    // The MAC covers our view: the hello's view was equal to it, or we refused it.
     if (auth.node != pending.node ||
-        !SameMac(auth.mac, Mac(c.secret, {"ami-auth", c.name, pending.node, pending.our_nonce, pending.their_nonce}))) {
-      Warn("cluster: node '{}' failed authentication (wrong cluster secret?); ignored", auth.node);
+        !SameMac(auth.mac, Mac(c.secret, {"ami-auth", c.name, pending.node, pending.our_nonce, pending.their_nonce,
+                                          view.hash}))) {
+      Warn("cluster: node '{}' failed authentication (wrong cluster secret?); ignored", Shown(auth.node));
       return false;
     }
     authed[addr] = pending.node;
     self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
     return true;
+  }
+
+  // Whether the current message comes from this process; logs (rate-limited) when not.
+  bool Local(const char* what) {
+    if (IsLocalSender(self)) return true;
+    Warn("cluster: refused '{}' from another process: it is a command for this node only", what);
+    return false;
   }
 
   // The node id of an authenticated sender that is not cut off, or nullopt (drop the message).
@@ -378,24 +477,62 @@ struct ClusterState {
   }
 
   // ---------------------------------------------------------------- heartbeats and anti-entropy
+  // The store's replication state changes only with a write to the network space (local
+  // or replicated), so it is read again only after one, not every heartbeat.
   void SendHeartbeats() {
+    if (repl_state && !repl_state_stale) return Beat(*repl_state);
+    repl_state_stale = false;  // a change while the read is in flight marks it stale again
     self->request(ctx.store, kPeerRequestTimeout, repl_state_atom_v)
         .then(
             [this](ReplState& state) {
-              wire::Heartbeat beat{self_id, incarnation, state.store_incarnation, state.last_versionstamp,
-                                   ctx.env->clock->Now()};
-              for (auto& p : peers)
-                if (Reachable(p)) self->send(p.handle, heartbeat_atom_v, beat);
+              repl_state = state;
+              Beat(state);
             },
-            LogError("reading the replication state"));
+            [this](caf::error& err) {
+              repl_state_stale = true;
+              LogError("reading the replication state")(err);
+            });
+  }
+
+  void Beat(const ReplState& state) {
+    wire::Heartbeat beat{self_id, incarnation, state.store_incarnation, state.last_versionstamp, ctx.env->clock->Now(),
+                         "", 0};
+    for (auto& p : peers) {
+      if (!Reachable(p)) continue;
+      // Tell each peer how far we have applied its store (it sweeps tombstones by that).
+      beat.acked_store.clear();
+      beat.acked = 0;
+      if (auto it = cursors.find(p.node); it != cursors.end() && it->second.loaded) {
+        beat.acked_store = it->second.store_incarnation;
+        beat.acked = it->second.cursor;
+      }
+      self->send(p.handle, heartbeat_atom_v, beat);
+    }
+  }
+
+  int64_t MaxSkewMs() const { return cluster() ? cluster()->max_clock_skew.count() : 5000; }
+
+  // Stores how far `from` has applied our store, when that changed (one small write).
+  void RecordAck(const std::string& from, const wire::Heartbeat& beat) {
+    if (beat.acked_store.empty() || !repl_state || beat.acked_store != repl_state->store_incarnation) return;
+    std::string value = beat.acked_store + ":" + std::to_string(beat.acked);
+    auto& written = acks_written[from];
+    if (written == value) return;
+    written = value;
+    self->request(ctx.store, kPeerRequestTimeout, meta_atom_v, kv::PeerAckName(from), std::move(value))
+        .then([](bool) {}, LogError("storing a peer's replication progress"));
   }
 
   void OnHeartbeat(const std::string& from, const wire::Heartbeat& beat) {
-    if (beat.node != from) return Warn("cluster: heartbeat from {} claims to be {}; ignored", from, beat.node);
+    if (beat.node != from) return Warn("cluster: heartbeat from {} claims to be {}; ignored", from, Shown(beat.node));
     Peer* p = PeerByNode(from);
     if (!p) return;
+    if (!ctx.env->clock->ObserveWithin(beat.hlc, MaxSkewMs())) {
+      return Warn("cluster: refused a heartbeat from {}: its clock stamp is {} ms ahead of ours "
+                  "(cluster.max_clock_skew {} ms)", from, HybridClock::AheadMs(beat.hlc), MaxSkewMs());
+    }
     p->last_heard = SteadyMs();
-    ctx.env->clock->Observe(beat.hlc);
+    RecordAck(from, beat);
     ReplCursor& c = cursors[from];
     c.remote_last = beat.last_versionstamp;
     if (!c.loaded) return LoadCursor(from, beat.store_incarnation);
@@ -457,6 +594,26 @@ struct ClusterState {
             [this, from](caf::error&) { cursors[from].busy = false; });
   }
 
+  // Drops rows stamped too far in the future (cluster.max_clock_skew), with a log line:
+  // applying them would drag our clock (and every later write) ahead for good. The
+  // store refuses them as well; here the line can name the peer.
+  void DropFutureRows(const std::string& from, wire::ReplBatch& batch) {
+    const int64_t max_skew = MaxSkewMs();
+    size_t dropped_rows = 0;
+    int64_t worst = 0;
+    auto future = [&](const wire::ReplRow& r) {
+      const int64_t ahead = HybridClock::AheadMs(r.hlc);
+      if (ahead <= max_skew) return false;
+      ++dropped_rows;
+      worst = std::max(worst, ahead);
+      return true;
+    };
+    batch.rows.erase(std::remove_if(batch.rows.begin(), batch.rows.end(), future), batch.rows.end());
+    if (dropped_rows > 0)
+      Warn("cluster: refused {} replicated rows from {}: clock stamps up to {} ms ahead of ours "
+           "(cluster.max_clock_skew {} ms)", dropped_rows, from, worst, max_skew);
+  }
+
   // Applies a batch from `from`; the cursor advances only over a contiguous range.
   void Apply(const std::string& from, wire::ReplBatch batch) {
     ReplCursor& c = cursors[from];
@@ -464,6 +621,7 @@ struct ClusterState {
       if (c.queued.size() < kMaxQueuedBatches) c.queued.push_back(std::move(batch));
       return;
     }
+    DropFutureRows(from, batch);
     if (batch.store_incarnation != c.store_incarnation) {
       // A push from a store we have not synced with (or a stale one): apply the rows (last
       // writer wins makes that safe) but do not move the cursor; the next pull repairs.
@@ -558,16 +716,26 @@ struct ClusterState {
 
   // ["ami","leader",sid] in the network space: who leads, for getLeaderInfo on any node,
   // and the highest term so far, so terms keep growing even across full restarts.
-  void WriteLeaderRecord(const std::string& sid, uint64_t term, int64_t expires_at, bool resigned) {
+  js::KvRequest LeaderRecordWrite(const std::string& sid, uint64_t term, int64_t expires_at, bool resigned) const {
     const int64_t now = WallMillis();
-    json value{{"leader", self_id},   {"workerId", sid}, {"term", term}, {"timestamp", acquired_at.count(sid) ? acquired_at[sid] : now},
-               {"expiresAt", expires_at}, {"renewedAt", now}};
+    auto acquired = acquired_at.find(sid);
+    json value{{"leader", self_id},
+               {"workerId", sid},
+               {"term", term},
+               {"timestamp", acquired != acquired_at.end() ? acquired->second : now},
+               {"expiresAt", expires_at},
+               {"renewedAt", now}};
     if (resigned) value["resigned"] = true;
     js::KvRequest put;
     put.op = js::KvRequest::Op::kCommit;
     put.space = kv::Space::kNetwork;
-    put.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "leader", sid}), value.dump(), std::nullopt});
-    self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, std::move(put))
+    put.mutations.push_back(
+        kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "leader", sid}), value.dump(), std::nullopt});
+    return put;
+  }
+
+  void WriteLeaderRecord(const std::string& sid, uint64_t term, int64_t expires_at, bool resigned) {
+    self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, LeaderRecordWrite(sid, term, expires_at, resigned))
         .then(
             [sid](js::KvReply& reply) {
               if (!reply.status.ok())
@@ -594,6 +762,11 @@ struct ClusterState {
       if (reply.entry) {
         auto j = json::parse(reply.entry->value, nullptr, false);
         if (j.is_object() && j.contains("term") && j["term"].is_number_unsigned()) min_term = j["term"].get<uint64_t>();
+        if (min_term > kMaxRecordedTerm) {
+          spdlog::warn("cluster: the leader record of {} holds term {}, above any election's ({}); ignored", sid,
+                       min_term, kMaxRecordedTerm);
+          min_term = 0;
+        }
       }
       leases->SetWanted(sid, true, min_term, LeaseNow());
       FlushLeases();
@@ -715,15 +888,7 @@ struct ClusterState {
     }
     for (const auto& ev : events) {
       if (ev.held) continue;
-      json value{{"leader", self_id},     {"workerId", ev.sid},        {"term", ev.term},
-                 {"timestamp", WallMillis()}, {"expiresAt", WallMillis()}, {"renewedAt", WallMillis()},
-                 {"resigned", true}};
-      js::KvRequest put;
-      put.op = js::KvRequest::Op::kCommit;
-      put.space = kv::Space::kNetwork;
-      put.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "leader", ev.sid}),
-                                           value.dump(), std::nullopt});
-      self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, std::move(put))
+      self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, LeaderRecordWrite(ev.sid, ev.term, WallMillis(), true))
           .then([promise, left](js::KvReply&) mutable {
                   if (--*left == 0) promise.deliver(true);
                 },
@@ -743,22 +908,46 @@ struct ClusterState {
     self->request(ctx.store, kPeerRequestTimeout, repl_state_atom_v)
         .then([this](ReplState& state) { last_pushed = std::max(last_pushed, state.last_versionstamp); },
               LogError("reading the replication state"));
-    self->send(self, heartbeat_atom_v);
+    // Peers learn this actor's address from its messages, so it is RemoteGuarded (exit,
+    // error and forged down messages from other processes never reach it) and every
+    // command meant for this node checks that its sender is local (Local()).
+    self->set_error_handler([](caf::error& err) { spdlog::warn("cluster: {}", caf::to_string(err)); });
+    self->set_default_handler(caf::drop);  // unknown messages: an error to requests, no stderr output
+    self->send(self, tick_atom_v);
     return {
-        // --- local
-        [this](attach_atom, caf::actor n) { node = std::move(n); },
-        [this](want_lease_atom, const std::string& sid, bool want) { OnWant(sid, want); },
+        // --- local (refused from other processes)
+        [this](attach_atom, caf::actor n) {
+          if (Local("cattach")) node = std::move(n);
+        },
+        [this](want_lease_atom, const std::string& sid, bool want) {
+          if (Local("wantlease")) OnWant(sid, want);
+        },
+        // KvChange is a local-only type: no other process can send it.
         [this](changed_atom, const KvChange& change) {
+          repl_state_stale = true;
           if (!change.remote && !peers.empty()) Push();
         },
-        [this](heartbeat_atom) {  // the local tick
+        [this](tick_atom) {
+          if (!Local("ctick")) return;
           Tick();
-          self->delayed_send(self, std::chrono::milliseconds(kTickMs), heartbeat_atom_v);
+          self->delayed_send(self, std::chrono::milliseconds(kTickMs), tick_atom_v);
         },
-        [this](members_atom) { return Members(); },
-        [this](cluster_stats_atom) { return ClusterStats(); },
-        [this](faults_atom, const std::string& text) { return Faults(text); },
-        [this](shutdown_atom) { return Shutdown(); },
+        [this](members_atom) -> caf::result<std::string> {
+          if (!Local("members")) return caf::sec::unexpected_message;
+          return Members();
+        },
+        [this](cluster_stats_atom) -> caf::result<std::string> {
+          if (!Local("cstatsall")) return caf::sec::unexpected_message;
+          return ClusterStats();
+        },
+        [this](faults_atom, const std::string& text) -> caf::result<std::string> {
+          if (!Local("faults")) return caf::sec::unexpected_message;
+          return Faults(text);
+        },
+        [this](shutdown_atom) -> caf::result<bool> {
+          if (!Local("shutdown")) return caf::sec::unexpected_message;
+          return Shutdown();
+        },
         // --- peers: handshake first
         [this](hello_atom, const wire::Hello& hello) -> wire::HelloReply {
           if (!cluster()) return {};
@@ -772,7 +961,7 @@ struct ClusterState {
         [this](repl_push_atom, wire::ReplBatch& batch) {
           auto from = Sender();
           if (!from) return;
-          if (batch.node != *from) return Warn("cluster: rows from {} claim to come from {}; ignored", *from, batch.node);
+          if (batch.node != *from) return Warn("cluster: rows from {} claim to come from {}; ignored", *from, Shown(batch.node));
           ReplCursor& c = cursors[*from];
           if (!c.loaded) return;  // the first heartbeat loads the cursor and pulls
           Apply(*from, std::move(batch));
@@ -788,7 +977,7 @@ struct ClusterState {
         [this](lease_atom, const cluster::LeaseMsg& msg) {
           auto from = Sender();
           if (!from) return;
-          if (msg.from != *from) return Warn("cluster: lease message from {} claims to come from {}; ignored", *from, msg.from);
+          if (msg.from != *from) return Warn("cluster: lease message from {} claims to come from {}; ignored", *from, Shown(msg.from));
           leases->OnMessage(msg, LeaseNow());
           FlushLeases();
         },
@@ -800,7 +989,7 @@ struct ClusterState {
   }
 };
 
-caf::behavior ClusterActor(caf::stateful_actor<ClusterState>* self, ClusterContext context) {
+caf::behavior ClusterActor(ClusterSelf* self, ClusterContext context) {
   self->state.self = self;
   self->state.ctx = std::move(context);
   return self->state.make_behavior();

@@ -3,10 +3,17 @@
 // (majority 1), so single-node and multi-node placement run the same code.
 //
 // Peers (see docs/cluster.md):
-//   - Each node publishes its cluster actor on cluster.listen and connects to every
-//     peer with retry and back-off; a peer is served nothing before the handshake
-//     (hello → reply with HMAC proof → auth with HMAC proof) proves it knows the
-//     cluster name and secret. Heartbeats mark peers up / suspect / down.
+//   - Each node publishes a peer gate (actors/peer_gate.h) on cluster.listen, never this
+//     actor, and connects to every peer's gate with retry and back-off; a peer is served
+//     nothing before the handshake (hello → reply with HMAC proof → auth with HMAC proof)
+//     proves it knows the cluster name and secret and shares this node's membership view
+//     (runtime/cluster/membership.h: member addresses, lease ttl and margin); a second
+//     node with an id already connected is refused. Heartbeats mark peers up / suspect /
+//     down; a heartbeat or replicated row stamped more than cluster.max_clock_skew ahead
+//     of the local clock is refused and logged.
+//   - Peers learn this actor's address from its messages, so it is RemoteGuarded
+//     (actors/remote_guard.h) and every local command below is refused unless its sender
+//     is an actor of this process.
 //   - Writes to the network space are pushed to peers at once; each heartbeat carries
 //     the sender's highest versionstamp, and a peer that is behind pulls the rest
 //     (anti-entropy), so a node that was down or cut off catches up.
@@ -18,6 +25,9 @@
 //   → node (leasechg, sid, held, LeaderGrant), (nodeup, node id, bool up)
 //   (members) -> JSON text, (cstatsall) -> JSON text, (faults, JSON) -> JSON text
 //   (shutdown) -> bool                 resign every lease, say goodbye; answered when done
+//   (ctick)                            its own timer (sent by itself only)
+//   A leader record whose term is above 2^40 (no election gets there; a forged record)
+//   is ignored when choosing where terms start, so it cannot stop leases being granted.
 #pragma once
 
 #include <caf/actor.hpp>

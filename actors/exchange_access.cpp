@@ -1,13 +1,78 @@
 #include "actors/exchange_access.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <utility>
 
 #include "ami/plugin/ccxt.h"
 #include "ami/plugin/errors.h"
 #include "plugins/loader.h"
 
 namespace ami {
+
+namespace {
+
+// What making one exchange's connector gave: the connector and its description, or why not.
+struct MadeConnector {
+  std::shared_ptr<plugin::ExchangeConnector> connector;
+  std::string describe;   // Describe()'s text, when connector is set
+  std::string error;      // why not, when connector is null
+};
+
+// Create and Describe are plugin code that may hang, not only throw: they run on a thread
+// of their own, and a plugin that has not returned within `limit` makes its exchange
+// unavailable instead of hanging the node's start. That thread is then left behind
+// (detached); it holds the registry, so the library stays loaded until it returns.
+MadeConnector MakeConnector(std::shared_ptr<plugins::PluginRegistry> registry, const std::string& connector_id,
+                            nlohmann::json options, Millis limit) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool ready = false;
+    MadeConnector made;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  std::thread maker([outcome, registry, connector_id, options = std::move(options)] {
+    MadeConnector made;
+    auto connector = registry->CreateConnector(connector_id, options);   // guarded inside
+    if (!connector.ok()) {
+      made.error = connector.status().message();
+    } else if (auto described = plugins::GuardPluginCall(connector_id, "Describe", [&] { return (*connector)->Describe(); });
+               !described.ok()) {
+      made.error = described.status().message();
+    } else {
+      made.connector = *connector;
+      made.describe = std::move(*described);
+    }
+    std::lock_guard<std::mutex> lock(outcome->mu);
+    outcome->made = std::move(made);
+    outcome->ready = true;
+    outcome->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(outcome->mu);
+  if (!outcome->cv.wait_for(lock, limit, [&] { return outcome->ready; })) {
+    lock.unlock();
+    maker.detach();
+    MadeConnector late;
+    late.error = "plugin '" + connector_id + "' did not return from Create/Describe within " +
+                 std::to_string(limit.count()) + " ms (exchanges.<id>.timeout)";
+    spdlog::error("{}", late.error);
+    return late;
+  }
+  MadeConnector made = std::move(outcome->made);
+  lock.unlock();
+  maker.join();
+  return made;
+}
+
+}  // namespace
 
 std::shared_ptr<ExchangeDirectory> BuildExchangeDirectory(const Config& config,
                                                           std::vector<std::string>* problems) {
@@ -25,22 +90,37 @@ std::shared_ptr<ExchangeDirectory> BuildExchangeDirectory(const Config& config,
     options["exchange_id"] = ex.id;
     if (!options.contains("data_dir")) options["data_dir"] = (config.node.data_dir / "exchanges" / ex.id).string();
     ExchangeEntry entry;
-    auto connector = registry->CreateConnector(ex.connector, options);
+    entry.plugin_id = ex.connector;
+    MadeConnector made = MakeConnector(registry, ex.connector, std::move(options), std::max(Millis(1), ex.timeout));
     // An unavailable exchange still offers every CCXT method, so a script's call gets a
     // clear ExchangeNotAvailable instead of "undefined is not a function".
     nlohmann::json methods = nlohmann::json::array();
     for (const auto& m : plugin::kCcxtMethods) methods.push_back({{"name", m.name}});
     nlohmann::json describe = {{"id", ex.id}, {"name", ex.id}, {"has", nlohmann::json::object()},
                                {"methods", std::move(methods)}};
-    if (connector.ok()) {
-      entry.connector = *connector;
-      auto parsed = nlohmann::json::parse(entry.connector->Describe(), nullptr, false);
-      if (parsed.is_object()) describe = std::move(parsed);
+    const std::string unavailable = "exchange " + ex.id + " (connector " + ex.connector + ") is not available: ";
+    if (made.connector) {
+      auto parsed = nlohmann::json::parse(made.describe, nullptr, false);
+      // ConnectorBase answers {"error": "..."} when its own description failed.
+      if (parsed.is_object() && parsed.contains("error") && !parsed.contains("methods"))
+        entry.unavailable = unavailable + "plugin '" + ex.connector + "' failed in Describe: " +
+                            (parsed["error"].is_string() ? parsed["error"].get<std::string>() : parsed["error"].dump());
+      else if (parsed.is_object())
+        describe = std::move(parsed);
+      if (entry.unavailable.empty()) {
+        entry.connector = made.connector;
+        ExchangeBulkhead::Options bulkhead;
+        bulkhead.exchange_id = ex.id;
+        bulkhead.plugin_id = ex.connector;
+        bulkhead.threads = std::max(1, ex.threads);
+        bulkhead.queue_capacity = kQueuedCallsPerThread * static_cast<size_t>(bulkhead.threads);
+        bulkhead.timeout = std::max(Millis(1), ex.timeout);
+        entry.bulkhead = std::make_shared<ExchangeBulkhead>(std::move(bulkhead), entry.connector);
+      }
     } else {
-      entry.unavailable = "exchange " + ex.id + " (connector " + ex.connector + ") is not available: " +
-                          connector.status().message();
-      problems->push_back(entry.unavailable);
+      entry.unavailable = unavailable + made.error;
     }
+    if (!entry.unavailable.empty()) problems->push_back(entry.unavailable);
     exchanges.push_back({{"id", ex.id}, {"describe", std::move(describe)}});
     dir->exchanges[ex.id] = std::move(entry);
   }
@@ -108,39 +188,257 @@ bool IsAmbiguousFailure(std::string_view error_class) {
   return error_class == plugin::errc::kRequestTimeout || error_class == plugin::errc::kNetworkError;
 }
 
-ConnectorPool::ConnectorPool(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this] {
-      while (true) {
-        std::function<void()> task;
-        {
-          std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-          if (tasks_.empty()) return;  // stopping and drained
-          task = std::move(tasks_.front());
-          tasks_.pop_front();
-        }
-        task();
+// ---- LeaseGate ---------------------------------------------------------------------
+
+void LeaseGate::SetDeadline(TimePoint deadline) {
+  deadline_.store(deadline.time_since_epoch().count());
+  closed_.store(false);
+}
+
+std::string LeaseGate::Refusal(TimePoint now) const {
+  if (closed_.load()) return "the worker stopped";
+  if (now.time_since_epoch().count() >= deadline_.load()) return "the worker's lease ended";
+  return "";
+}
+
+// ---- ExchangeBulkhead -----------------------------------------------------------------
+//
+// A call is a Ticket shared by the queue, the deadline index and the thread running it.
+// Its state goes queued -> running -> done, or straight to done; whoever moves it to
+// done (its pool thread with the answer, the deadline thread with RequestTimeout, a
+// refusal) is the only one to call `done`, which makes "exactly once" hold without
+// holding a lock while plugin code runs.
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+enum TicketState : int { kQueued = 0, kRunning = 1, kDone = 2 };
+}  // namespace
+
+struct ExchangeBulkhead::Shared {
+  struct Ticket {
+    ExchangeCallTask task;
+    SteadyClock::time_point deadline;
+    uint64_t seq = 0;
+    std::atomic<int> state{kQueued};
+  };
+  using TicketPtr = std::shared_ptr<Ticket>;
+  using DeadlineKey = std::pair<SteadyClock::time_point, uint64_t>;
+
+  Options options;
+  std::shared_ptr<plugin::ExchangeConnector> connector;
+
+  std::mutex mu;
+  std::condition_variable work_cv;                 // a call was queued, or stopping
+  std::condition_variable timer_cv;                // a new earliest deadline, or stopping
+  std::condition_variable exit_cv;                 // a thread ended
+  std::deque<TicketPtr> queue;                     // guarded by mu
+  std::map<DeadlineKey, TicketPtr> deadlines;      // calls not yet answered; guarded by mu
+  uint64_t next_seq = 0;                           // guarded by mu
+  int live_threads = 0;                            // guarded by mu
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> threads;                // touched by the constructor and destructor only
+
+  std::atomic<uint64_t> sent{0}, answered{0}, timed_out{0}, late{0}, refused_lease{0}, refused_full{0};
+
+  std::string What(const Ticket& t) const { return options.exchange_id + "." + t.task.method; }
+
+  // Moves `t` from `from` to done; true when this caller won and must answer it.
+  static bool Claim(Ticket& t, int from) { return t.state.compare_exchange_strong(from, kDone); }
+  // From whatever it is to done; returns what it was (kDone: someone else answers it).
+  static int ClaimAny(Ticket& t) {
+    int state = t.state.load();
+    while (state != kDone && !t.state.compare_exchange_weak(state, kDone)) {
+    }
+    return state;
+  }
+
+  // Answers a claimed ticket: it leaves the deadline index, `done` runs and is released
+  // (it may hold an actor handle).
+  void Answer(const TicketPtr& t, plugin::CallResult result) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      deadlines.erase({t->deadline, t->seq});
+    }
+    auto done = std::move(t->task.done);
+    t->task.done = nullptr;
+    if (done) done(std::move(result));
+  }
+
+  // Refuses a call that must not reach the connector because its lease gate says so;
+  // "" when the gate lets it through.
+  std::string LeaseRefusal(const Ticket& t) const {
+    if (!t.task.lease) return "";
+    const std::string why = t.task.lease->Refusal(SteadyClock::now());
+    if (why.empty()) return "";
+    return What(t) + " refused: " + why + " before the call was sent (worker " +
+           (t.task.ctx.worker_sid.empty() ? std::string("-") : t.task.ctx.worker_sid) + ", term " +
+           std::to_string(t.task.ctx.term) + "); it never reached the exchange";
+  }
+
+  void PoolThread() {
+    while (true) {
+      TicketPtr t;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        work_cv.wait(lock, [this] { return stopping.load() || !queue.empty(); });
+        if (stopping.load()) break;
+        t = std::move(queue.front());
+        queue.pop_front();
       }
-    });
+      int expected = kQueued;
+      if (!t->state.compare_exchange_strong(expected, kRunning)) continue;  // its deadline passed in the queue
+      if (std::string refusal = LeaseRefusal(*t); !refusal.empty()) {
+        if (Claim(*t, kRunning)) {
+          ++refused_lease;
+          spdlog::info("{}", refusal);
+          Answer(t, plugin::CallResult::Error(plugin::errc::kPermissionDenied, refusal));
+        }
+        continue;
+      }
+      ++sent;
+      plugin::CallResult r =
+          plugins::CallConnector(*connector, options.plugin_id, t->task.ctx, t->task.method, t->task.args_json);
+      if (Claim(*t, kRunning)) {
+        ++answered;
+        Answer(t, std::move(r));
+      } else if (!stopping.load()) {
+        ++late;
+        spdlog::warn("{} (plugin '{}', {}) answered after its {} ms timeout; the late answer ({}) is dropped", What(*t),
+                     options.plugin_id, plugin::DescribeForLog(t->task.ctx), options.timeout.count(),
+                     r.ok ? std::string("ok") : r.error_class);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    --live_threads;
+    exit_cv.notify_all();
+  }
+
+  void DeadlineThread() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping.load()) {
+      if (deadlines.empty()) {
+        timer_cv.wait(lock);
+        continue;
+      }
+      auto first = deadlines.begin();
+      if (SteadyClock::now() < first->first.first) {
+        timer_cv.wait_until(lock, first->first.first);
+        continue;
+      }
+      TicketPtr t = std::move(first->second);
+      deadlines.erase(first);
+      lock.unlock();
+      const int state = ClaimAny(*t);
+      if (state == kQueued) {
+        // Out of the queue too: dead calls must not fill it while the exchange is hung.
+        std::lock_guard<std::mutex> relock(mu);
+        if (auto it = std::find(queue.begin(), queue.end(), t); it != queue.end()) queue.erase(it);
+      }
+      if (state != kDone) {
+        ++timed_out;
+        const std::string message =
+            state == kQueued
+                ? What(*t) + ": no answer within the " + std::to_string(options.timeout.count()) +
+                      " ms timeout: the call waited for one of the exchange's " + std::to_string(options.threads) +
+                      " busy threads and was not sent"
+                : What(*t) + ": no answer within the " + std::to_string(options.timeout.count()) +
+                      " ms timeout (plugin '" + options.plugin_id + "' is still working on it; a late answer is dropped)";
+        // A plugin still inside a call is worth a warning; calls that only waited in a
+        // full queue are its consequence (one line each would flood the log).
+        if (state == kRunning) spdlog::warn("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
+        else spdlog::debug("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
+        Answer(t, plugin::CallResult::Error(plugin::errc::kRequestTimeout, message));
+      }
+      lock.lock();
+    }
+    --live_threads;
+    exit_cv.notify_all();
+  }
+};
+
+ExchangeBulkhead::ExchangeBulkhead(Options options, std::shared_ptr<plugin::ExchangeConnector> connector)
+    : shared_(std::make_shared<Shared>()) {
+  shared_->options = std::move(options);
+  shared_->options.threads = std::max(1, shared_->options.threads);
+  shared_->options.queue_capacity = std::max<size_t>(1, shared_->options.queue_capacity);
+  shared_->connector = std::move(connector);
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  for (int i = 0; i < shared_->options.threads; ++i) {
+    shared_->threads.emplace_back([s = shared_] { s->PoolThread(); });
+    ++shared_->live_threads;
+  }
+  shared_->threads.emplace_back([s = shared_] { s->DeadlineThread(); });
+  ++shared_->live_threads;
+}
+
+ExchangeBulkhead::~ExchangeBulkhead() {
+  std::map<Shared::DeadlineKey, Shared::TicketPtr> unanswered;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->stopping.store(true);
+    shared_->queue.clear();
+    unanswered.swap(shared_->deadlines);
+  }
+  shared_->work_cv.notify_all();
+  shared_->timer_cv.notify_all();
+  // Dropped unanswered: claiming them keeps a thread that returns later from answering.
+  for (auto& [key, t] : unanswered)
+    if (Shared::ClaimAny(*t) != kDone) t->task.done = nullptr;
+  bool all_ended = false;
+  {
+    std::unique_lock<std::mutex> lock(shared_->mu);
+    all_ended = shared_->exit_cv.wait_for(lock, std::chrono::seconds(1), [this] { return shared_->live_threads == 0; });
+  }
+  if (!all_ended)
+    spdlog::warn("exchange {}: {} thread(s) still inside plugin '{}' at shutdown are left behind",
+                 shared_->options.exchange_id, shared_->live_threads, shared_->options.plugin_id);
+  for (auto& thread : shared_->threads) {
+    if (all_ended) thread.join();
+    else thread.detach();
   }
 }
 
-ConnectorPool::~ConnectorPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+void ExchangeBulkhead::Submit(ExchangeCallTask task) {
+  Shared& s = *shared_;
+  auto t = std::make_shared<Shared::Ticket>();
+  t->task = std::move(task);
+  auto refuse = [&](const char* error_class, std::string message) {
+    t->state.store(kDone);
+    auto done = std::move(t->task.done);
+    if (done) done(plugin::CallResult::Error(error_class, std::move(message)));
+  };
+  if (std::string refusal = s.LeaseRefusal(*t); !refusal.empty()) {
+    ++s.refused_lease;
+    return refuse(plugin::errc::kPermissionDenied, std::move(refusal));
   }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  std::string full;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.stopping.load()) {
+      full = "exchange " + s.options.exchange_id + " is shutting down; " + t->task.method + " was not sent";
+    } else if (s.queue.size() >= s.options.queue_capacity) {
+      ++s.refused_full;
+      full = s.What(*t) + " refused: queue full (" + std::to_string(s.queue.size()) + " calls wait for the exchange's " +
+             std::to_string(s.options.threads) + " busy threads); it was not sent";
+    } else {
+      t->deadline = SteadyClock::now() + s.options.timeout;
+      t->seq = ++s.next_seq;
+      const bool earliest = s.deadlines.empty() || Shared::DeadlineKey{t->deadline, t->seq} < s.deadlines.begin()->first;
+      s.deadlines.emplace(Shared::DeadlineKey{t->deadline, t->seq}, t);
+      s.queue.push_back(t);
+      if (earliest) s.timer_cv.notify_one();
+      s.work_cv.notify_one();
+    }
+  }
+  if (!full.empty()) refuse(plugin::errc::kExchangeNotAvailable, std::move(full));
 }
 
-void ConnectorPool::Submit(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-  }
-  cv_.notify_one();
+ExchangeBulkhead::Counters ExchangeBulkhead::counters() const {
+  const Shared& s = *shared_;
+  return Counters{s.sent.load(), s.answered.load(), s.timed_out.load(), s.late.load(), s.refused_lease.load(),
+                  s.refused_full.load()};
 }
+
+const ExchangeBulkhead::Options& ExchangeBulkhead::options() const { return shared_->options; }
 
 }  // namespace ami

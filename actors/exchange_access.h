@@ -1,24 +1,24 @@
 // How workers reach exchanges: the node's exchange directory (connector instances by
-// exchange id, accounts with their credentials), the thread pool connector calls run on,
-// and the runtime's half of order idempotency (client order ids, which failures are
-// retried).
+// exchange id, accounts with their credentials), each exchange's bulkhead (its own
+// bounded thread pool, with a deadline on every call), and the runtime's half of order
+// idempotency (client order ids, which failures are retried).
 //
 // Connector calls are synchronous and may block (network I/O, injected latency), so they
-// never run on an actor's turn: the worker hands them to the ConnectorPool and the result
-// comes back to it as a message.
+// never run on an actor's turn: the worker hands them to the exchange's bulkhead and the
+// result comes back to it as a message. Plugin code is never trusted to behave: every
+// call into it is guarded (plugins/loader.h GuardPluginCall), a slow or hung exchange
+// only ever occupies its own threads, and a call answers by its deadline whatever the
+// plugin does.
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "ami/plugin/call.h"
@@ -30,8 +30,12 @@ namespace plugins {
 class PluginRegistry;
 }
 
+class ExchangeBulkhead;
+
 struct ExchangeEntry {
+  std::string plugin_id;                                 // the connector plugin ("paper")
   std::shared_ptr<plugin::ExchangeConnector> connector;  // null when unavailable
+  std::shared_ptr<ExchangeBulkhead> bulkhead;            // where its calls run; null when unavailable
   std::string unavailable;                               // why, when connector is null
 };
 
@@ -50,10 +54,13 @@ struct ExchangeDirectory {
 };
 
 // Loads the plugins in config.plugin_dirs and makes one connector per configured
-// exchange (options from the config, plus exchange_id and a data_dir under the node's).
-// Problems — a plugin that does not load, an exchange whose connector is missing or
-// refuses its options — are reported in *problems and leave that exchange unavailable:
-// its calls fail with ExchangeNotAvailable naming the reason. Nothing here is fatal.
+// exchange (options from the config, plus exchange_id and a data_dir under the node's),
+// each with its bulkhead (ExchangeSection::threads, ::timeout). Problems — a plugin that
+// does not load, an exchange whose connector is missing, refuses its options, throws
+// from Create or Describe or does not return from them within the exchange's timeout
+// (that thread is left behind), or describes itself as {"error": …} — are reported in
+// *problems and leave that exchange unavailable: its calls fail with
+// ExchangeNotAvailable naming the reason. Nothing here is fatal.
 std::shared_ptr<ExchangeDirectory> BuildExchangeDirectory(const Config& config,
                                                           std::vector<std::string>* problems);
 
@@ -90,19 +97,94 @@ bool IsAmbiguousFailure(std::string_view error_class);
 inline constexpr std::chrono::milliseconds kOrderRetryDelays[] = {std::chrono::milliseconds(100),
                                                                   std::chrono::milliseconds(400)};
 
-// A fixed set of threads running submitted tasks in order of submission.
-class ConnectorPool {
+// ---- bulkheads ---------------------------------------------------------------------
+
+// The lease deadline a worker's calls carry. A leader-mode worker moves it with every
+// grant (renewals included) and closes it when it stops; a call not yet sent to the
+// connector when the deadline has passed (or the gate is closed) is refused with
+// PermissionDenied and never reaches the connector. Thread-safe.
+class LeaseGate {
  public:
-  explicit ConnectorPool(int threads);
-  ~ConnectorPool();  // finishes queued tasks, then joins
-  void Submit(std::function<void()> task);
+  using TimePoint = std::chrono::steady_clock::time_point;
+  LeaseGate() = default;
+  // The lease ends at `deadline` (TimePoint::max(): no lease needed; min(): no lease);
+  // reopens a closed gate.
+  void SetDeadline(TimePoint deadline);
+  // The worker stopped: nothing more may be sent for it.
+  void Close() { closed_.store(true); }
+  // "" when a call may be sent at `now`; otherwise why not.
+  std::string Refusal(TimePoint now) const;
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;   // guarded by mu_
-  bool stopping_ = false;                     // guarded by mu_
-  std::vector<std::thread> threads_;
+  std::atomic<TimePoint::rep> deadline_{TimePoint::max().time_since_epoch().count()};
+  std::atomic<bool> closed_{false};
 };
+
+// One call for a bulkhead. `done` is called exactly once (see ExchangeBulkhead), on any
+// thread, possibly inside Submit(); it must not block.
+struct ExchangeCallTask {
+  plugin::CallContext ctx;
+  std::string method;
+  std::string args_json;
+  std::shared_ptr<const LeaseGate> lease;           // null: not checked
+  std::function<void(plugin::CallResult)> done;
+};
+
+// Each exchange's own bounded pool (a bulkhead): `threads` threads run its connector's
+// calls, at most `queue_capacity` more wait, so a slow or hung exchange only ever holds
+// up its own calls. Contract:
+//   - Submit() never blocks. A call is refused at once (done called inside Submit) with
+//     ExchangeNotAvailable when the queue is full ("queue full") or the bulkhead is
+//     shutting down, and with PermissionDenied when its lease gate refuses.
+//   - Every call has a deadline, `timeout` after Submit(). When it passes first, `done`
+//     gets RequestTimeout — whether the call still waited in the queue (then it leaves
+//     the queue and is never sent) or its plugin thread is still busy (then the late
+//     answer is dropped and logged when it comes, and that thread stays busy until the
+//     plugin returns).
+//   - Right before a call is handed to the connector its lease gate is checked again: a
+//     call whose lease ended meanwhile gets PermissionDenied and is not sent.
+//   - The connector is called through plugins::CallConnector: an exception from plugin
+//     code becomes ExchangeError naming the plugin and method, logged.
+//   - `done` is called exactly once per submitted call — except for calls still queued
+//     or running when the bulkhead is destroyed: those are dropped unanswered (their
+//     owners, the worker actors, are gone by then).
+//   - The destructor never waits for a hung plugin: threads still inside the plugin
+//     after a short grace (1 s) are detached (they keep the connector, and so its library,
+//     alive until they return).
+class ExchangeBulkhead {
+ public:
+  struct Options {
+    std::string exchange_id;        // for errors and logs ("bybit")
+    std::string plugin_id;          // the connector plugin ("paper")
+    int threads = 2;                // ExchangeSection::threads
+    size_t queue_capacity = 128;    // calls waiting for a thread
+    std::chrono::milliseconds timeout{30000};  // ExchangeSection::timeout
+  };
+  // Counts since start, for tests and stats.
+  struct Counters {
+    uint64_t sent = 0;            // handed to the connector
+    uint64_t answered = 0;        // the connector's answer reached `done`
+    uint64_t timed_out = 0;       // RequestTimeout (queued or running)
+    uint64_t late = 0;            // answers that came after their deadline, dropped
+    uint64_t refused_lease = 0;   // PermissionDenied: the lease ended before sending
+    uint64_t refused_full = 0;    // the queue was full
+  };
+
+  ExchangeBulkhead(Options options, std::shared_ptr<plugin::ExchangeConnector> connector);
+  ~ExchangeBulkhead();
+  ExchangeBulkhead(const ExchangeBulkhead&) = delete;
+  ExchangeBulkhead& operator=(const ExchangeBulkhead&) = delete;
+
+  void Submit(ExchangeCallTask task);
+  Counters counters() const;
+  const Options& options() const;
+
+ private:
+  struct Shared;
+  std::shared_ptr<Shared> shared_;
+};
+
+// Calls waiting for a thread, per thread of the exchange's pool.
+inline constexpr size_t kQueuedCallsPerThread = 64;
 
 }  // namespace ami

@@ -11,9 +11,14 @@
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
 #include "actors/node_actor.h"
+#include "actors/peer_gate.h"
 #include "actors/store_actor.h"
 #include "plugins/loader.h"
+#include "runtime/cluster/membership.h"
+#include "runtime/config/host_port.h"
+#include "runtime/config/node_files.h"
 #include "runtime/node/worker_catalog.h"
+#include "transport/caf_tls.h"
 
 namespace ami {
 
@@ -57,14 +62,13 @@ std::vector<WorkerTemplate> CollectTemplates(const plugins::PluginRegistry* regi
   for (const auto& pack_id : registry->template_pack_ids()) {
     auto pack = registry->template_pack(pack_id);
     if (!pack) continue;
-    std::vector<plugin::Template> templates;
-    try {
-      templates = pack->Templates();
-    } catch (...) {   // the SDK says must not throw; a pack that does is skipped
-      problems->push_back("template pack " + pack_id + ": Templates() threw; skipped");
+    // Plugin code: a pack that throws is skipped (plugins/loader.h GuardPluginCall).
+    auto templates = plugins::GuardPluginCall(pack_id, "Templates()", [&] { return pack->Templates(); });
+    if (!templates.ok()) {
+      problems->push_back("template pack " + pack_id + ": " + templates.status().message() + "; skipped");
       continue;
     }
-    for (const auto& t : templates) {
+    for (const auto& t : *templates) {
       auto converted = ConvertTemplate(pack_id, t);
       if (!converted.ok()) {
         problems->push_back(converted.status().message() + "; skipped");
@@ -83,12 +87,29 @@ std::vector<WorkerTemplate> CollectTemplates(const plugins::PluginRegistry* regi
 
 // Publishes `actor` on "host:port" (port 0: any free port); returns the port.
 Result<uint16_t> Publish(caf::actor_system& system, const caf::actor& actor, const std::string& host_port) {
-  const auto colon = host_port.rfind(':');
-  const std::string host = host_port.substr(0, colon);
-  const auto port = static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1)));  // checked by the config loader
-  auto published = system.middleman().publish(actor, port, host.c_str(), true);
-  if (!published) return Status::IOError("cannot listen: " + system.render(published.error()));
-  return *published;
+  // Checked by the config loader; parsed again for the host without IPv6 brackets.
+  auto address = ParseHostPort(host_port, /*allow_port_zero=*/true);
+  if (!address.ok()) return address.status();
+  return transport::Publish(system, actor, address->host, address->port);
+}
+
+// The certificates this node's ports require and present: the config's tls: block, or
+// else a node-local CA made at first start in <data_dir>/tls (transport/credentials.h).
+Result<transport::TlsFiles> NodeTlsFiles(const Config& config, std::vector<std::string>* startup_log) {
+  if (config.tls) {
+    transport::TlsFiles files{config.tls->ca_file, config.tls->cert_file, config.tls->key_file};
+    if (Status checked = transport::CheckTlsFiles(files); !checked.ok())
+      return Status::InvalidArgument("tls: " + checked.message());
+    if (startup_log) startup_log->push_back("tls: peers and operators need certificates signed by " + files.ca_file.string());
+    return files;
+  }
+  const auto dir = config.node.data_dir / "tls";
+  if (Status made = transport::MakeLocalCredentials(dir, config.node.id); !made.ok())
+    return Status::IOError("tls: cannot make the node-local CA in " + dir.string() + ": " + made.message());
+  if (startup_log)
+    startup_log->push_back("tls: no tls: section, so a node-local CA in " + dir.string() +
+                           "; operators on this machine connect with ami --node-dir " + config.node.data_dir.string());
+  return transport::NodeFilesIn(dir);
 }
 
 }  // namespace
@@ -105,6 +126,8 @@ struct LocalNode::Impl {
   caf::actor node;
   caf::actor cluster;
   caf::actor admin;
+  caf::actor peer_gate;   // published on cluster.listen (actors/peer_gate.h)
+  caf::actor admin_gate;  // published on admin.listen
   std::shared_ptr<WorkerEnvironment> env;
   std::vector<WorkerTemplate> templates;
   uint16_t admin_port = 0;
@@ -124,6 +147,11 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   kv::StoreOptions store_options;
   store_options.node_id = config.node.id;
   store_options.clock = impl->clock.get();
+  if (config.cluster) {  // tombstones wait for every peer; far-future stamps are refused
+    store_options.replication_peers =
+        cluster::MakeView(config.cluster->listen, config.cluster->peers, 0, 0, cluster::LocalAddresses()).peers.size();
+    store_options.max_clock_skew = config.cluster->max_clock_skew;
+  }
   auto store = kv::Store::Open(config.node.data_dir / "node.db", store_options);
   if (!store.ok()) return Status::IOError("cannot open the store: " + store.status().message());
 
@@ -156,8 +184,15 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   impl->cfg->set("scheduler.max-threads", impl->slots + 1);
   impl->cfg->set("scheduler.max-throughput", 100);
   impl->cfg->set("logger.verbosity", caf::atom("quiet"));
-  // Remoting carries the cluster and the admin service.
-  impl->cfg->load<caf::io::middleman>();
+  // Remoting carries the cluster and the admin service, always over mutual TLS
+  // (transport/caf_tls.h): no party without a certificate of the CA reaches CAF.
+  if (config.cluster || config.admin) {
+    auto tls = NodeTlsFiles(config, startup_log);
+    if (!tls.ok()) return tls.status();
+    transport::UseTls(*impl->cfg, *tls);
+  } else {
+    impl->cfg->load<caf::io::middleman>();
+  }
   if (config.cluster) {
     // CAF's own heartbeats let a frozen or cut-off peer's connection fail instead of
     // hanging forever; the cluster's heartbeats decide up/suspect/down by themselves.
@@ -167,37 +202,37 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   impl->system = std::make_unique<caf::actor_system>(*impl->cfg);
   impl->store = SpawnStoreActor(*impl->system, std::move(*store));
 
-  auto env = std::make_shared<WorkerEnvironment>();
-  env->node_id = config.node.id;
-  env->network = config.cluster ? config.cluster->name : "local";
-  env->store = &impl->store;
-  env->run_queue = RunQueue::Create({impl->slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
-  env->stats = std::make_shared<StatsRegistry>();
-  env->clock = impl->clock;
-  env->limits = config.limits;
-  env->execution = config.execution;
-  env->log = config.log;
-  env->log_dir = config.node.data_dir / "logs" / "workers";
-  env->node_start_ms = WallMillis();
-  env->exchanges = exchanges;
-  // Connector calls block on I/O; a few threads keep slow exchanges from queueing fast ones.
-  env->connector_pool = std::make_shared<ConnectorPool>(4);
-  env->members = std::make_shared<cluster::MemberView>();
+  // Connector calls run on each exchange's own bulkhead (built with the directory above).
+  auto env = MakeWorkerEnvironment(config, &impl->store, impl->clock, exchanges, impl->slots);
   impl->env = env;
   impl->cluster = SpawnClusterActor(*impl->system, ClusterContext{config, env, impl->store});
   impl->node = SpawnNode(*impl->system, env, std::move(*records), impl->cluster);
-  caf::anon_send(impl->cluster, attach_atom_v, impl->node);
+  // Not anonymous: the cluster actor takes node-only commands from local senders only.
+  caf::scoped_actor{*impl->system}->send(impl->cluster, attach_atom_v, impl->node);
   // From here on, a failure must stop what was started: the destructor does.
   auto node = std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
   Impl& im = *node->impl_;
   if (config.cluster) {
-    auto port = Publish(*im.system, im.cluster, config.cluster->listen);
+    im.peer_gate = SpawnPeerGate(*im.system, im.cluster);  // peers reach only the gate
+    auto port = Publish(*im.system, im.peer_gate, config.cluster->listen);
     if (!port.ok()) return Status::IOError("cluster.listen " + config.cluster->listen + ": " + port.status().message());
     if (startup_log) startup_log->push_back("cluster " + config.cluster->name + ": listening on port " + std::to_string(*port));
   }
   if (config.admin) {
-    im.admin = SpawnAdminService(*im.system, AdminContext{config, env, im.store, im.node, im.cluster, im.templates});
-    auto port = Publish(*im.system, im.admin, config.admin->listen);
+    AdminContext admin_context{config, env, im.store, im.node, im.cluster, im.templates};
+    // The admin service never runs without a token: with none configured, the node's own
+    // <data_dir>/admin.token (generated at first start, mode 0600). Only its path is logged.
+    if (admin_context.config.admin->token.empty()) {
+      auto token = LoadOrCreateAdminToken(config.node.data_dir);
+      if (!token.ok()) return Status(token.status());
+      admin_context.config.admin->token = std::move(token->token);
+      if (startup_log)
+        startup_log->push_back("admin token: " + std::string(token->created ? "generated " : "read from ") +
+                               token->path.string() + " (ami --token-file " + token->path.string() + ")");
+    }
+    im.admin = SpawnAdminService(*im.system, std::move(admin_context));
+    im.admin_gate = SpawnAdminGate(*im.system, im.admin);  // clients reach only the gate
+    auto port = Publish(*im.system, im.admin_gate, config.admin->listen);
     if (!port.ok()) return Status::IOError("admin.listen " + config.admin->listen + ": " + port.status().message());
     im.admin_port = *port;
     if (startup_log) startup_log->push_back("admin service listening on port " + std::to_string(*port));
@@ -211,7 +246,11 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
   Status status;
   {
     caf::scoped_actor self{*impl_->system};
-    self->request(impl_->node, timeout, shutdown_atom_v)
+    // A stopping leader worker waits for its exchange calls (up to their timeout) before
+    // it quits and its lease may be resigned below: allow for that.
+    Millis exchange_wait{0};
+    for (const auto& ex : impl_->config.exchanges) exchange_wait = std::max(exchange_wait, ex.timeout);
+    self->request(impl_->node, timeout + exchange_wait, shutdown_atom_v)
         .receive([](bool) {},
                  [&](caf::error& err) {
                    status = Status::Aborted("workers did not stop in time: " + caf::to_string(err));
@@ -219,17 +258,22 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
     // Only now that no leader worker runs here, hand the leases over (resign), so the
     // next holder starts at once instead of after the lease time.
     self->request(impl_->cluster, std::chrono::seconds(5), shutdown_atom_v).receive([](bool) {}, [](caf::error&) {});
+    if (impl_->peer_gate) self->send_exit(impl_->peer_gate, caf::exit_reason::user_shutdown);
+    if (impl_->admin_gate) self->send_exit(impl_->admin_gate, caf::exit_reason::user_shutdown);
     if (impl_->admin) self->send_exit(impl_->admin, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->cluster, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->node, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->store, caf::exit_reason::user_shutdown);
   }
   impl_->admin = nullptr;
+  impl_->peer_gate = nullptr;
+  impl_->admin_gate = nullptr;
   impl_->cluster = nullptr;
   impl_->node = nullptr;
   impl_->store = nullptr;
   impl_->system.reset();  // waits for every actor to finish
-  impl_->env->connector_pool.reset();  // finishes calls in flight; their replies go nowhere
+  // The exchange bulkheads go with impl_->env's directory: calls still queued are dropped
+  // unanswered (no worker is left to answer) and threads stuck in a plugin are left behind.
   return status;
 }
 
@@ -331,16 +375,6 @@ std::string LocalNode::Admin(const std::string& token, const std::string& reques
                                       {"error", {{"code", "internal"}, {"message", caf::to_string(err)}}}}
                            .dump();
                });
-  return out;
-}
-
-std::string LocalNode::ClusterQuery(const std::string& what) {
-  caf::scoped_actor self{*impl_->system};
-  std::string out;
-  auto on_error = [&](caf::error& err) { out = "error: " + caf::to_string(err); };
-  auto on_reply = [&](std::string& reply) { out = std::move(reply); };
-  if (what == "members") self->request(impl_->cluster, std::chrono::seconds(10), members_atom_v).receive(on_reply, on_error);
-  else if (what == "stats") self->request(impl_->cluster, std::chrono::seconds(10), cluster_stats_atom_v).receive(on_reply, on_error);
   return out;
 }
 

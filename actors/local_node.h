@@ -39,7 +39,8 @@ class LocalNode {
   LocalNode& operator=(const LocalNode&) = delete;
 
   // Stops every worker gracefully (abort, grace period, terminate) and the actors.
-  // kAborted when workers did not stop within `timeout`.
+  // kAborted when workers did not stop within `timeout` plus the longest exchange
+  // timeout (a leader waits for its exchange calls before its lease is resigned).
   Status Shutdown(std::chrono::milliseconds timeout);
 
   const Config& config() const;
@@ -64,8 +65,6 @@ class LocalNode {
   std::string Admin(const std::string& token, const std::string& request_json);
   // The port the admin service listens on (useful with admin.listen port 0); 0 = none.
   uint16_t admin_port() const;
-  // The cluster actor's JSON answers: "members" or "stats" (cluster-wide).
-  std::string ClusterQuery(const std::string& what);
 
   // --- templates (from the template packs in config.plugin_dirs) ---
   // Every template, ordered by pack id then the pack's order; an id offered by two packs

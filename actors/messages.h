@@ -96,7 +96,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   // cluster actor ↔ peers (only after the handshake, except hello/auth)
   CAF_ADD_ATOM(ami, ami, hello_atom, "chello")           // (chello, wire::Hello) -> wire::HelloReply
   CAF_ADD_ATOM(ami, ami, auth_atom, "cauth")             // (cauth, wire::Auth) -> bool
-  CAF_ADD_ATOM(ami, ami, heartbeat_atom, "cbeat")        // (cbeat, wire::Heartbeat); also the local timer (cbeat)
+  CAF_ADD_ATOM(ami, ami, heartbeat_atom, "cbeat")        // (cbeat, wire::Heartbeat)
   CAF_ADD_ATOM(ami, ami, repl_push_atom, "replpush")     // (replpush, wire::ReplBatch)
   CAF_ADD_ATOM(ami, ami, repl_pull_atom, "replpull")     // (replpull, uint64 after) -> wire::ReplBatch
   CAF_ADD_ATOM(ami, ami, lease_atom, "clease")           // (clease, cluster::LeaseMsg)
@@ -107,6 +107,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, faults_atom, "faults")          // (faults, JSON text {"drop":[node ids]}) -> JSON text (test only)
   // admin service
   CAF_ADD_ATOM(ami, ami, admin_atom, "admin")            // (admin, token, request JSON) -> reply JSON
+  // cluster actor, its own timer (never accepted from another process)
+  CAF_ADD_ATOM(ami, ami, tick_atom, "ctick")             // (ctick) lease timers, heartbeats, reconnects
   // wire types (actors/wire.h)
   CAF_ADD_TYPE_ID(ami, (ami::wire::Hello))
   CAF_ADD_TYPE_ID(ami, (ami::wire::HelloReply))
@@ -116,4 +118,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ami, (ami::wire::ReplBatch))
   CAF_ADD_TYPE_ID(ami, (ami::cluster::Ballot))
   CAF_ADD_TYPE_ID(ami, (ami::cluster::LeaseMsg))
+  CAF_ADD_TYPE_ID(ami, (ami::wire::View))
 CAF_END_TYPE_ID_BLOCK(ami)

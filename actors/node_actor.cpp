@@ -120,9 +120,8 @@ struct NodeState {
       // Deleted — unless it still exists in the other space (a scope move).
       records.erase(sid);
     } else {
-      auto json = nlohmann::json::parse(reply.entry->value, nullptr, false);
-      auto record = json.is_discarded() ? Result<WorkerRecord>(Status::InvalidArgument("not JSON"))
-                                        : RecordFromStoredValue(json);
+      // Validated before anything runs it; raw.sid must be the key's sid.
+      auto record = ReadStoredRecord(sid, reply.entry->value);
       if (!record.ok()) {
         spdlog::warn("node: worker record {} ignored: {}", sid, record.status().message());
         return;
@@ -215,9 +214,7 @@ struct NodeState {
     for (const auto& [sid, record] : records) Reconcile(sid);
     return {
         [this](changed_atom, const KvChange& change) {
-          // ["ami","worker",<sid>]
-          if (change.key.size() == 3 && change.key[2].type == kv::KeyPart::Type::kString)
-            Refresh(change.key[2].text);
+          if (auto sid = SidOfWorkerKey(change.key)) Refresh(*sid);  // ["ami","worker",<sid>]
         },
         [this](failed_atom, const std::string& sid, const std::string& reason) { Deactivate(sid, reason); },
         [this](lease_changed_atom, const std::string& sid, bool held, const LeaderGrant& grant) {
@@ -251,7 +248,7 @@ caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<co
   st.self = self;
   st.env = std::move(env);
   st.cluster = std::move(cluster);
-  for (auto& w : initial) st.records[w.record.sid] = std::move(w.record);
+  for (auto& w : initial) st.records[w.record.sid] = std::move(w.record);  // checked by LoadWorkerRecords
   return st.make_behavior();
 }
 

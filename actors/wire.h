@@ -17,21 +17,34 @@
 namespace ami::wire {
 
 // --- membership handshake (actors/cluster_actor.h) ---
-// A → B: who I am and a fresh nonce.
+// What a node believes the cluster is (runtime/cluster/membership.h): two nodes talk only
+// when these are equal. `hash` covers the sorted member addresses, ttl and margin; the
+// other fields let the refusing side say what differs.
+struct View {
+  std::string hash;           // hex SHA-256
+  uint32_t members = 0;       // size of the configured membership
+  int64_t lease_ttl_ms = 0;
+  int64_t lease_margin_ms = 0;
+};
+// A → B: who I am, my view and a fresh nonce.
 struct Hello {
   std::string cluster;       // cluster name; must match
   std::string node;          // node id
   std::string incarnation;   // random per process start
   std::string nonce;         // random, hex
+  View view;
 };
-// B → A: B's identity, B's nonce, and HMAC(secret, "ami-hello" | cluster | B | A.nonce | B.nonce).
+// B → A: B's identity, view, nonce, and
+// HMAC(secret, "ami-hello" | cluster | B | A.nonce | B.nonce | B.view.hash | A.view.hash).
+// A refusal has no mac (and carries B's view, so that A can log what differs).
 struct HelloReply {
   std::string node;
   std::string incarnation;
   std::string nonce;
   std::string mac;
+  View view;
 };
-// A → B: HMAC(secret, "ami-auth" | cluster | A | B.nonce | A.nonce). B serves A only after it.
+// A → B: HMAC(secret, "ami-auth" | cluster | A | B.nonce | A.nonce | A.view.hash). B serves A only after it.
 struct Auth {
   std::string node;
   std::string mac;
@@ -45,6 +58,10 @@ struct Heartbeat {
   std::string store_incarnation;  // kv::Store::Incarnation(): changes only with a new data dir
   uint64_t last_versionstamp = 0; // highest local versionstamp of the network space
   uint64_t hlc = 0;               // sender's clock, folded into the receiver's HLC
+  // How far the sender has applied the RECEIVER's store (its cursor for it), so the
+  // receiver sweeps a tombstone only once every peer has it (kv::Store::SweepExpired).
+  std::string acked_store;        // the receiver's store incarnation that cursor is for
+  uint64_t acked = 0;
 };
 
 // One replicated row of the network space. `key` is kv::EncodeKey() bytes.
@@ -70,12 +87,16 @@ struct ReplBatch {
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, View& x) {
+  return f(caf::meta::type_name("ami.View"), x.hash, x.members, x.lease_ttl_ms, x.lease_margin_ms);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Hello& x) {
-  return f(caf::meta::type_name("ami.Hello"), x.cluster, x.node, x.incarnation, x.nonce);
+  return f(caf::meta::type_name("ami.Hello"), x.cluster, x.node, x.incarnation, x.nonce, x.view);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, HelloReply& x) {
-  return f(caf::meta::type_name("ami.HelloReply"), x.node, x.incarnation, x.nonce, x.mac);
+  return f(caf::meta::type_name("ami.HelloReply"), x.node, x.incarnation, x.nonce, x.mac, x.view);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Auth& x) {
@@ -84,7 +105,7 @@ typename Inspector::result_type inspect(Inspector& f, Auth& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Heartbeat& x) {
   return f(caf::meta::type_name("ami.Heartbeat"), x.node, x.incarnation, x.store_incarnation,
-           x.last_versionstamp, x.hlc);
+           x.last_versionstamp, x.hlc, x.acked_store, x.acked);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReplRow& x) {

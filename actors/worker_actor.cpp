@@ -1,3 +1,7 @@
+// The worker actor (contract in worker_actor.h). Over 600 lines: one actor's life cycle —
+// start, loop/single runs, reload, stop, leases, and the Host the engine calls back — whose
+// parts share the engine, the run slot and the generation counters. Order ids and the
+// exchange bulkheads are in exchange_access.h; the script API in runtime/js.
 #include "actors/worker_actor.h"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +16,27 @@
 #include "runtime/log/worker_log.h"
 
 namespace ami {
+
+std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, caf::actor* store,
+                                                         std::shared_ptr<HybridClock> clock,
+                                                         std::shared_ptr<const ExchangeDirectory> exchanges,
+                                                         int run_slots) {
+  auto env = std::make_shared<WorkerEnvironment>();
+  env->node_id = config.node.id;
+  env->network = config.cluster ? config.cluster->name : "local";
+  env->store = store;
+  env->run_queue = RunQueue::Create({run_slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
+  env->stats = std::make_shared<StatsRegistry>();
+  env->clock = std::move(clock);
+  env->limits = config.limits;
+  env->execution = config.execution;
+  env->log = config.log;
+  env->log_dir = config.node.data_dir / "logs" / "workers";
+  env->node_start_ms = WallMillis();
+  env->exchanges = std::move(exchanges);
+  env->members = std::make_shared<cluster::MemberView>();
+  return env;
+}
 
 std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& record) {
   nlohmann::json c = {
@@ -85,6 +110,12 @@ struct WorkerState : js::Host {
   uint64_t order_seq = 0;
   std::map<uint64_t, OrderCall> order_calls;  // by request id, for the current engine_gen
 
+  // Exchange calls: every submitted call answers exactly once with a (cexreply), by its
+  // deadline at the latest (ExchangeBulkhead), so counting them tells when none is left.
+  std::shared_ptr<LeaseGate> lease_gate = std::make_shared<LeaseGate>();
+  size_t calls_in_flight = 0;
+  bool waiting_for_calls = false;  // stopping: Finish() waits for calls_in_flight == 0
+
   static inline const char* name = "ami.worker";
 
   // ---- the lease ---------------------------------------------------------------------
@@ -107,9 +138,13 @@ struct WorkerState : js::Host {
   // The engine refuses to enter at or after the hard deadline and its watchdog ends a
   // run still going then: the lease end in leader mode, never otherwise.
   void ApplyHardDeadline() {
-    stop_switch->SetHardDeadline(!IsLeader() ? js::StopSwitch::TimePoint::max()
-                                 : grant     ? grant->valid_until
-                                             : js::StopSwitch::TimePoint::min());
+    const auto deadline = !IsLeader() ? js::StopSwitch::TimePoint::max()
+                          : grant     ? grant->valid_until
+                                      : js::StopSwitch::TimePoint::min();
+    stop_switch->SetHardDeadline(deadline);
+    // Exchange calls carry the same deadline: one queued past it is never sent. (A
+    // stopping leader's gate stays closed, whatever grant still comes.)
+    if (!waiting_for_calls && !done) lease_gate->SetDeadline(deadline);
   }
 
   // A timer for the lease's end, so a worker idle between iterations notices it too.
@@ -175,13 +210,8 @@ struct WorkerState : js::Host {
 
   // ---- js::Host ------------------------------------------------------------------
   void Log(LogLevel level, std::string message) override {
-    // A script can build a line of any size; the ring keeps a thousand of them, so cap it.
-    constexpr size_t kMaxLine = 16 * 1024;
-    if (message.size() > kMaxLine) {
-      const size_t total = message.size();
-      message.resize(kMaxLine);
-      message += "… (line truncated: " + std::to_string(total) + " bytes)";
-    }
+    // WorkerLog cuts lines at limits.max_log_line, escapes control characters and drops
+    // (never waits) when the log queue is full; the engine rate-limits script lines.
     if (log) log->Write(level, message);
   }
 
@@ -225,6 +255,7 @@ struct WorkerState : js::Host {
 
   // Sends `call` to its connector on the pool; the answer comes back as (cexreply).
   void SubmitExchangeCall(uint64_t gen, uint64_t id, const js::ExchangeCall& call) {
+    ++calls_in_flight;  // every path below answers once with (cexreply)
     auto fail = [&](const char* error_class, std::string message) {
       js::ExchangeReply reply{false, "null", error_class, std::move(message)};
       self->send(self, cex_atom_v, gen, id, std::move(reply));
@@ -233,7 +264,7 @@ struct WorkerState : js::Host {
     auto entry = directory.exchanges.find(call.exchange);
     if (entry == directory.exchanges.end())
       return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node_id);
-    if (!entry->second.connector) return fail("ExchangeNotAvailable", entry->second.unavailable);
+    if (!entry->second.connector || !entry->second.bulkhead) return fail("ExchangeNotAvailable", entry->second.unavailable);
 
     plugin::CallContext ctx;
     ctx.worker_sid = record.sid;
@@ -257,11 +288,16 @@ struct WorkerState : js::Host {
       }
     }
     caf::actor me = caf::actor_cast<caf::actor>(self);
-    env->connector_pool->Submit([connector = entry->second.connector, ctx = std::move(ctx), method = call.method,
-                                 args = call.args_json, me, gen, id] {
-      plugin::CallResult r = connector->Call(ctx, method, args);
-      caf::anon_send(me, cex_atom_v, gen, id, js::ExchangeReply{r.ok, std::move(r.json), std::move(r.error_class), std::move(r.message)});
-    });
+    ExchangeCallTask task;
+    task.ctx = std::move(ctx);
+    task.method = call.method;
+    task.args_json = call.args_json;
+    task.lease = lease_gate;
+    task.done = [me, gen, id](plugin::CallResult r) {
+      caf::anon_send(me, cex_atom_v, gen, id,
+                     js::ExchangeReply{r.ok, std::move(r.json), std::move(r.error_class), std::move(r.message)});
+    };
+    entry->second.bulkhead->Submit(std::move(task));
   }
 
   double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->clock->Now())); }
@@ -370,6 +406,11 @@ struct WorkerState : js::Host {
     options.stop_switch = stop_switch;
     options.exchanges_json = env->exchanges->exchanges_json;
     options.error_classes_json = env->exchanges->error_classes_json;
+    options.max_timers = env->limits.max_timers;
+    options.max_pending_calls = env->limits.max_pending_calls;
+    options.max_list_results = env->limits.max_list_results;
+    options.max_log_line = env->limits.max_log_line;
+    options.max_log_lines_per_sec = env->limits.max_log_lines_per_sec;
     auto created = js::Engine::Create(options, this);
     if (!created.ok()) return Fail("cannot start: " + created.status().message());
     js::ScriptError error;
@@ -490,11 +531,25 @@ struct WorkerState : js::Host {
   }
 
   void Finish() {
+    if (waiting_for_calls) return;  // already stopping; the last call's answer finishes it
     ready.clear();
     order_calls.clear();
     engine.reset();
     ++engine_gen;
     stop_switch->Clear();
+    if (!next_record && IsLeader() && calls_in_flight > 0) {
+      // The node resigns the lease once this actor is gone: a leader quits only after
+      // its exchange calls were answered or timed out, so the next leader starts with
+      // none of them still queued. The closed gate refuses queued ones when their turn
+      // comes; each call answers by its deadline, so this waits at most
+      // exchanges.<id>.timeout. The reply handler calls Finish again.
+      waiting_for_calls = true;
+      lease_gate->Close();
+      Log(LogLevel::kInfo, "stopping: waiting for " + std::to_string(calls_in_flight) +
+                               " exchange call(s) in flight to finish or time out before giving the lease up");
+      env->stats->Update(record.sid, [](WorkerStats& s) { s.status = "stopping: waiting for exchange calls"; });
+      return;
+    }
     if (next_record) {
       record = std::move(*next_record);
       next_record.reset();
@@ -510,6 +565,7 @@ struct WorkerState : js::Host {
 
   void Quit() {
     done = true;
+    lease_gate->Close();  // calls still queued for this worker are never sent
     ready.clear();
     order_calls.clear();
     engine.reset();
@@ -532,6 +588,14 @@ struct WorkerState : js::Host {
           if (gen == engine_gen) Enqueue([this, id] { if (engine) engine->CompleteTimer(id); });
         },
         [this](cex_atom, uint64_t gen, uint64_t id, js::ExchangeReply& reply) {
+          if (calls_in_flight > 0) --calls_in_flight;
+          if (waiting_for_calls) {
+            if (calls_in_flight == 0) {
+              waiting_for_calls = false;
+              Finish();
+            }
+            return;
+          }
           if (gen != engine_gen || RetryOrder(gen, id, reply)) return;
           Enqueue([this, id, r = std::move(reply)]() mutable { if (engine) engine->CompleteExchangeCall(id, std::move(r)); });
         },
@@ -552,7 +616,7 @@ struct WorkerState : js::Host {
           BeginStop(std::move(next));
         },
         [this](deadline_atom, uint64_t gen) {
-          if (gen != stop_gen || !stopping) return;
+          if (gen != stop_gen || !stopping || waiting_for_calls) return;
           Log(LogLevel::kWarn, "the script did not finish within the " +
                                    std::to_string(env->limits.stop_grace.count()) +
                                    " ms grace period; it was terminated");
@@ -572,7 +636,7 @@ caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_pt
   st.stop_switch = std::move(stop_switch);
   st.record = std::move(record);
   st.grant = std::move(grant);
-  auto log = WorkerLog::Open(st.record.sid, st.env->log_dir, st.env->log);
+  auto log = WorkerLog::Open(st.record.sid, st.env->log_dir, st.env->log, st.env->limits.max_log_line);
   if (log.ok()) st.log = *log;
   else spdlog::error("worker {}: cannot open its log: {}", st.record.sid, log.status().message());
   st.Start();

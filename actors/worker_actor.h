@@ -36,6 +36,14 @@
 // sent again, same arguments and clientOrderId, after 100 ms and 400 ms
 // (kOrderRetryDelays), never once the lease would have ended; the script sees the first
 // success or the last failure.
+// Every call runs on its exchange's bulkhead (actors/exchange_access.h): it answers by
+// exchanges.<id>.timeout (RequestTimeout otherwise, even if the plugin stays hung) and
+// carries the worker's LeaseGate: a call not yet sent when the lease ends (or after the
+// worker stopped) is refused with PermissionDenied and never reaches the connector.
+// A leader-mode worker asked to stop quits only once its exchange calls in flight have
+// been answered or timed out (so at most the exchange's timeout later): the node gives
+// the lease up only after the worker actor is gone, so when the next leader starts no
+// call of this one is still queued, and each one sent was answered or passed its deadline.
 //
 // Every entry into the isolate first takes a run slot from the node's RunQueue, so
 // that under contention critical workers run first. Nothing here blocks: KV operations
@@ -74,10 +82,17 @@ struct WorkerEnvironment {
   LogSection log;
   std::filesystem::path log_dir;            // <data_dir>/logs/workers
   int64_t node_start_ms = 0;                // Stels.startTime
-  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex; never null
-  std::shared_ptr<ConnectorPool> connector_pool;       // where connector calls run
+  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex and each exchange's bulkhead; never null
   std::shared_ptr<cluster::MemberView> members;        // kept current by the cluster actor
 };
+
+// The environment a node gives its workers, from its config: `store` must outlive it,
+// `run_slots` sizes the run queue. Connector calls run on each exchange's own bulkhead
+// (ExchangeDirectory, sized by exchanges.<id>.threads), not on a shared pool.
+std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, caf::actor* store,
+                                                         std::shared_ptr<HybridClock> clock,
+                                                         std::shared_ptr<const ExchangeDirectory> exchanges,
+                                                         int run_slots);
 
 // `stop_switch` is shared with the node, which arms it whenever it asks this worker to
 // stop or reload, so a script stuck in synchronous code is still ended on time; the

@@ -19,24 +19,6 @@ namespace {
 int64_t WallNow() { return WallMillis(); }
 int g_retries = 0;  // admin requests repeated after a timeout
 
-std::vector<std::filesystem::path> Dirs(const TestCluster& c) {
-  std::vector<std::filesystem::path> d;
-  for (size_t i = 0; i < c.size(); ++i) d.push_back(c.DataDir(i));
-  return d;
-}
-
-std::optional<test::Span> Last(const TestCluster& c, const std::string& sid) {
-  auto spans = test::ReadSpans(Dirs(c), sid);
-  if (spans.empty()) return std::nullopt;
-  return *std::max_element(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.start < b.start; });
-}
-
-size_t IndexOf(const TestCluster& c, const std::string& id) {
-  for (size_t i = 0; i < c.size(); ++i)
-    if (c.Id(i) == id) return i;
-  Die("no node " + id);
-}
-
 // Rounds of: find the leader, stop it (kill -9 or SIGTERM), time until another node runs
 // the worker, bring the node back.
 json Failover(const test::ClusterOptions& options, int rounds, bool graceful) {
@@ -49,19 +31,17 @@ json Failover(const test::ClusterOptions& options, int rounds, bool graceful) {
   std::vector<double> from_signal, gap;
   for (int r = 0; r < rounds; ++r) {
     std::optional<test::Span> last;
-    if (!test::Eventually([&] { return (last = Last(c, sid)).has_value() && WallNow() - last->end < 500; },
+    if (!test::Eventually([&] { return (last = test::LastSpan(c, sid)).has_value() && WallNow() - last->end < 500; },
                           std::chrono::seconds(60)))
       Die("no leader");
-    const size_t leader = IndexOf(c, last->node);
+    const size_t leader = c.IndexOf(last->node);
     const int64_t signalled = WallNow();
     if (graceful) c.Terminate(leader);
     else c.Kill(leader);
     // The old leader's last iteration (the new one may already have begun).
-    test::Span old_last;
-    for (const auto& s : test::ReadSpans(Dirs(c), sid))
-      if (s.node == c.Id(leader) && s.end > old_last.end) old_last = s;
+    const test::Span old_last = *test::LastSpan(c, sid, c.Id(leader));
     std::optional<test::Span> next;
-    if (!test::Eventually([&] { return (next = Last(c, sid)) && next->node != c.Id(leader); }, std::chrono::seconds(60)))
+    if (!test::Eventually([&] { return (next = test::LastSpan(c, sid)) && next->node != c.Id(leader); }, std::chrono::seconds(60)))
       Die("no failover");
     from_signal.push_back(static_cast<double>(next->start - signalled));
     gap.push_back(static_cast<double>(next->start - old_last.end));
@@ -71,7 +51,7 @@ json Failover(const test::ClusterOptions& options, int rounds, bool graceful) {
     c.Start(leader);
     if (!c.WaitConnected()) Die("node did not rejoin");
   }
-  auto problems = test::CheckSpans(test::ReadSpans(Dirs(c), sid));
+  auto problems = test::CheckSpans(test::ReadSpans(c.DataDirs(), sid));
   if (!problems.empty()) Die("lease checker: " + problems[0]);
   const Summary s = Summarize(from_signal), g = Summarize(gap);
   PrintSummary(std::string(graceful ? "failover after SIGTERM" : "failover after kill -9") + ", from the signal", s);

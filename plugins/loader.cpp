@@ -10,8 +10,10 @@
 #include <utility>
 
 #include <boost/dll/shared_library.hpp>
+#include <spdlog/spdlog.h>
 
 #include "ami/plugin/abi.h"
+#include "ami/plugin/errors.h"
 
 namespace ami::plugins {
 
@@ -27,6 +29,35 @@ nlohmann::json PluginDescription::ToJson() const {
 }
 
 std::string LoadError::ToString() const { return path.string() + ": " + reason; }
+
+std::string PluginFailureMessage(std::string_view plugin_id, std::string_view method,
+                                 std::string_view what) {
+  std::string out = "plugin '";
+  out.append(plugin_id).append("' failed in ").append(method).append(": ").append(what);
+  return out;
+}
+
+std::string CurrentExceptionText() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "threw a non-standard exception";
+  }
+}
+
+void LogPluginFailure(const std::string& message) { spdlog::error("{}", message); }
+
+pl::CallResult CallConnector(pl::ExchangeConnector& connector, std::string_view plugin_id,
+                             const pl::CallContext& ctx, const std::string& method,
+                             const std::string& args_json) {
+  auto r = GuardPluginCall(plugin_id, "Call(" + method + ")",
+                           [&] { return connector.Call(ctx, method, args_json); });
+  if (!r.ok()) return pl::CallResult::Error(pl::errc::kExchangeError, r.status().message());
+  if (!r->ok && r->error_class.empty()) r->error_class = pl::errc::kExchangeError;
+  return std::move(*r);
+}
 
 namespace {
 
@@ -154,25 +185,28 @@ bool PluginRegistry::LoadFile(const fs::path& file) {
     return false;
   }
 
-  std::shared_ptr<pl::Plugin> plugin;
-  pl::PluginInfo info;
-  try {
+  // The plugin has no id yet: failures name its file.
+  const std::string file_name = canonical.filename().string();
+  auto made = GuardPluginCall(file_name, "its factory", [&] {
     auto& factory = lib->get_alias<pl::PluginFactoryFn>(pl::kFactorySymbol);
-    std::unique_ptr<pl::Plugin> made = factory();
-    if (!made) {
-      AddError(file, "plugin factory returned no plugin");
-      return false;
-    }
-    // The deleter owns `lib`: the object is deleted first, then the library may unload.
-    plugin = std::shared_ptr<pl::Plugin>(made.release(), [lib](pl::Plugin* p) { delete p; });
-    info = plugin->Info();
-  } catch (const std::exception& e) {
-    AddError(file, std::string("plugin factory failed: ") + e.what());
-    return false;
-  } catch (...) {
-    AddError(file, "plugin factory failed with an unknown exception");
+    return factory();
+  });
+  if (!made.ok()) {
+    AddError(file, made.status().message());
     return false;
   }
+  if (!*made) {
+    AddError(file, "plugin factory returned no plugin");
+    return false;
+  }
+  // The deleter owns `lib`: the object is deleted first, then the library may unload.
+  std::shared_ptr<pl::Plugin> plugin(made->release(), [lib](pl::Plugin* p) { delete p; });
+  auto got_info = GuardPluginCall(file_name, "Info()", [&] { return plugin->Info(); });
+  if (!got_info.ok()) {
+    AddError(file, got_info.status().message());
+    return false;
+  }
+  pl::PluginInfo info = std::move(*got_info);
 
   if (!ValidId(info.id)) {
     AddError(file, "invalid plugin id '" + info.id +
@@ -240,15 +274,9 @@ Result<std::shared_ptr<pl::ExchangeConnector>> PluginRegistry::CreateConnector(
     return Status::InvalidArgument("connector '" + std::string(connector_id) +
                                    "': options must be an object");
   std::unique_ptr<pl::ExchangeConnector> made;
-  pl::CallResult r;
-  try {
-    r = factory->Create(opts.dump(), made);
-  } catch (const std::exception& e) {
-    return Status::Internal("connector '" + std::string(connector_id) + "': Create threw: " +
-                            e.what());
-  } catch (...) {
-    return Status::Internal("connector '" + std::string(connector_id) + "': Create threw");
-  }
+  auto created = GuardPluginCall(connector_id, "Create", [&] { return factory->Create(opts.dump(), made); });
+  if (!created.ok()) return created.status();
+  const pl::CallResult& r = *created;
   if (!r.ok)
     return Status::InvalidArgument("connector '" + std::string(connector_id) + "': " +
                                    r.message);

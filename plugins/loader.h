@@ -19,6 +19,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +31,52 @@
 #include "runtime/base/status.h"
 
 namespace ami::plugins {
+
+// ---- calling into plugin code ------------------------------------------------------
+// Every call the host makes into a plugin — the exported factory, Plugin::Info,
+// ConnectorFactory::Create, ExchangeConnector::Describe and ::Call, TemplatePack::
+// Templates — goes through GuardPluginCall (connector calls through CallConnector,
+// which uses it). The SDK says plugins must not throw; this is where the host makes
+// sure a plugin that does anyway cannot take the node down.
+//
+// Contract of GuardPluginCall(plugin_id, method, fn):
+//   - runs fn() on the calling thread and returns its value when it returns;
+//   - if fn throws anything (a std::exception or any other object), the exception stops
+//     here: the result is Status::Internal with the message
+//       "plugin '<plugin_id>' failed in <method>: <what()>"   (std::exception)
+//       "plugin '<plugin_id>' failed in <method>: threw a non-standard exception"
+//     and that same text is logged once at error level (spdlog). Nothing is rethrown.
+//   - it cannot contain a crash (segfault, abort) or a call that never returns; hangs
+//     are handled by the exchange bulkheads and deadlines (actors/exchange_access.h).
+// Callers map the failure onto their own error: CallConnector onto a CCXT ExchangeError
+// for the script, BuildExchangeDirectory onto "exchange not available: <reason>", the
+// template collection onto "pack skipped".
+std::string PluginFailureMessage(std::string_view plugin_id, std::string_view method,
+                                 std::string_view what);
+// The text of the exception being handled (call only inside a catch block).
+std::string CurrentExceptionText();
+// Logs `message` (from PluginFailureMessage) at error level.
+void LogPluginFailure(const std::string& message);
+
+template <class Fn>
+auto GuardPluginCall(std::string_view plugin_id, std::string_view method, Fn&& fn)
+    -> Result<std::invoke_result_t<Fn&>> {
+  std::string message;
+  try {
+    return fn();
+  } catch (...) {
+    message = PluginFailureMessage(plugin_id, method, CurrentExceptionText());
+  }
+  LogPluginFailure(message);
+  return Status::Internal(std::move(message));
+}
+
+// connector.Call(ctx, method, args_json) through GuardPluginCall: an exception becomes
+// CallResult::Error("ExchangeError", "plugin '<id>' failed in Call(<method>): …"), and
+// a failure without a class gets "ExchangeError" — the script always gets a CCXT error.
+plugin::CallResult CallConnector(plugin::ExchangeConnector& connector, std::string_view plugin_id,
+                                 const plugin::CallContext& ctx, const std::string& method,
+                                 const std::string& args_json);
 
 // One loaded plugin, for `ami plugins` and logs.
 struct PluginDescription {

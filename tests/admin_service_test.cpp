@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -17,7 +18,9 @@
 #include "actors/messages.h"
 #include "runtime/base/clock.h"
 #include "runtime/node/worker_catalog.h"
+#include "tests/support/local_node_start.h"
 #include "tests/support/test_support.h"
+#include "transport/caf_tls.h"
 
 using namespace ami;
 using ami::test::Eventually;
@@ -26,7 +29,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string kToken = "t0ken";
+const std::string kToken = "t0ken-admin-test-value";  // at least 16 bytes, as the loader requires
 
 std::string NodeYaml(const std::string& extra = "") {
   return "node: { id: s-0001, data_dir: ./data }\n"
@@ -44,13 +47,7 @@ std::string NodeYaml(const std::string& extra = "") {
 }
 
 std::unique_ptr<LocalNode> StartNode(const TempDir& dir, const std::string& extra = "") {
-  auto config = ParseConfig(NodeYaml(extra), "t.yaml", dir.path());
-  INFO(config.status().message());
-  REQUIRE(config.ok());
-  auto node = LocalNode::Start(*config);
-  INFO(node.status().message());
-  REQUIRE(node.ok());
-  return std::move(*node);
+  return ami::test::StartLocalNode(NodeYaml(extra), dir.path());
 }
 
 // The reply to {op, args}, parsed.
@@ -808,10 +805,11 @@ TEST_CASE("admin: a client in another actor system, through CAF remoting", "[adm
 
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::ami>();
-  cfg.load<caf::io::middleman>();
+  // The node made its own CA (no tls: section); an operator on this machine uses it.
+  ami::transport::UseTls(cfg, ami::transport::OperatorFilesIn(dir / "data" / "tls"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system client{cfg};
-  auto admin = client.middleman().remote_actor("127.0.0.1", node->admin_port());
+  auto admin = caf::openssl::remote_actor(client, "127.0.0.1", node->admin_port());
   REQUIRE(admin);
   caf::scoped_actor self{client};
   auto ask = [&](const std::string& token, const std::string& request) {
@@ -841,26 +839,26 @@ TEST_CASE("admin: a client in another actor system, through CAF remoting", "[adm
   REQUIRE(Eventually([&] { return !Running(*node, sid); }));
 }
 
-TEST_CASE("admin: without a token on loopback, and faults.set with fault injection on", "[admin]") {
+TEST_CASE("admin: with no token configured, <data_dir>/admin.token is required, and faults.set works with fault injection", "[admin]") {
   TempDir dir;
-  auto config = ParseConfig("node: { id: s-0001, data_dir: ./data }\n"
-                            "admin: { listen: \"127.0.0.1:0\" }\n"
-                            "cluster: { name: t1, secret: s3cret-cluster, listen: \"127.0.0.1:0\", fault_injection: true }\n",
-                            "t.yaml", dir.path());
-  INFO(config.status().message());
-  REQUIRE(config.ok());
-  auto started = LocalNode::Start(*config);
-  INFO(started.status().message());
-  REQUIRE(started.ok());
-  LocalNode& node = **started;
-  // No token configured: any token (or none) is accepted.
+  // An operator's own token file is used as it is (amid_test covers the generated one).
+  ami::test::WriteFile(dir / "data" / "admin.token", kToken + "\n");
+  auto started = ami::test::StartLocalNode(
+      "node: { id: s-0001, data_dir: ./data }\n"
+      "admin: { listen: \"127.0.0.1:0\" }\n"
+      "cluster: { name: t1, secret: s3cret-cluster, listen: \"127.0.0.1:0\", fault_injection: true }\n",
+      dir.path());
+  LocalNode& node = *started;
+  // No token in the config: the file's token is required; no token or another is refused.
   for (const std::string& token : {std::string(), std::string("anything")}) {
     json reply = json::parse(node.Admin(token, R"({"op":"node.info"})"));
-    REQUIRE(reply["ok"] == true);
-    CHECK(reply["result"]["admin"]["auth"] == "none");
-    CHECK(reply["result"]["cluster"] == "t1");
-    CHECK(reply["result"]["network"] == "t1");
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"]["code"] == "unauthorized");
   }
+  json info = Ok(node, "node.info");
+  CHECK(info["admin"]["auth"] == "token");
+  CHECK(info["cluster"] == "t1");
+  CHECK(info["network"] == "t1");
   json members = Ok(node, "nodes.list");
   CHECK(members["cluster"] == "t1");
   CHECK(members["self"] == "s-0001");
@@ -871,5 +869,5 @@ TEST_CASE("admin: without a token on loopback, and faults.set with fault injecti
   CHECK(Contains(Fails(node, "faults.set"), "drop: required"));
   CHECK(Contains(Fails(node, "faults.set", {{"drop", {1}}}), "drop[0]: expected a node id"));
   for (const char* op : {"node.info", "nodes.list", "plugins.list", "stats"})
-    CHECK(node.Admin("", json{{"op", op}}.dump()).find("s3cret-cluster") == std::string::npos);
+    CHECK(node.Admin(kToken, json{{"op", op}}.dump()).find("s3cret-cluster") == std::string::npos);
 }

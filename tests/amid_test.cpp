@@ -2,7 +2,11 @@
 // log files fill up, graceful shutdown on SIGTERM, and restarts that keep state.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -14,6 +18,7 @@ using namespace ami::test;
 namespace {
 
 std::string Amid() { return (BinaryDir() / "apps" / "amid").string(); }
+std::string Ami() { return (BinaryDir() / "apps" / "ami").string(); }
 
 // The worker log file of the only worker in data_dir, or "" while none exists.
 std::string WorkerLogText(const std::filesystem::path& data_dir) {
@@ -23,6 +28,18 @@ std::string WorkerLogText(const std::filesystem::path& data_dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".log") text += ReadFile(e.path());
   return text;
+}
+
+// The admin port amid logs once it listens ("admin service listening on port N");
+// REQUIREs that line within 60 s.
+std::string AdminPort(ChildProcess& amid) {
+  std::smatch m;
+  const std::regex port_line(R"(admin service listening on port (\d+))");
+  REQUIRE(Eventually([&] {
+    const std::string out = amid.Output();
+    return std::regex_search(out, m, port_line);
+  }, std::chrono::seconds(60)));
+  return m[1].str();
 }
 
 }  // namespace
@@ -147,4 +164,121 @@ TEST_CASE("amid reports an unusable data directory and exits non-zero", "[amid]"
   auto r = Run(Amid(), {"--config", (dir / "node.yaml").string()});
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("blocked") != std::string::npos);
+}
+
+TEST_CASE("amid generates <data_dir>/admin.token (0600), logs its path never the token, and ami uses it", "[amid]") {
+  TempDir dir;
+  // Inline secrets in a file others can read: amid warns at start, naming the file only.
+  WriteFile(dir / "node.yaml",
+            "node: { id: s-0001, data_dir: ./data }\n"
+            "cluster: { name: solo, secret: inline-cluster-secret-31, listen: \"127.0.0.1:0\" }\n"
+            "admin: { listen: \"127.0.0.1:0\" }\n");
+  chmod((dir / "node.yaml").c_str(), 0644);
+  ChildProcess amid(Amid(), {"--config", (dir / "node.yaml").string()}, dir / "amid.out");
+  const std::string port = AdminPort(amid);
+  const std::string node = "127.0.0.1:" + port;
+
+  const auto token_file = dir / "data" / "admin.token";
+  struct stat st {};
+  REQUIRE(stat(token_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(stat((dir / "data").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);  // a data dir amid creates is private
+  std::string token = ReadFile(token_file);
+  REQUIRE(token.size() == 65);  // 64 hex digits and a newline
+  token.pop_back();
+
+  // `ami --token-file` gets in (the TLS client certificate comes from the node-local CA
+  // in the data dir); a wrong token is refused with exit 3.
+  const std::string data = (dir / "data").string();
+  auto info = Run(Ami(), {"--node", node, "--node-dir", data, "--token-file", token_file.string(), "--json", "node"});
+  INFO(info.output);
+  CHECK(info.exit_code == 0);
+  CHECK(info.output.find("s-0001") != std::string::npos);
+  // --node-dir alone finds the generated token too.
+  CHECK(Run(Ami(), {"--node", node, "--node-dir", data, "workers"}).exit_code == 0);
+  auto wrong = Run(Ami(), {"--node", node, "--node-dir", data, "--token", "wrong-token-of-some-length", "workers"});
+  CHECK(wrong.exit_code == 3);
+  CHECK(wrong.output.find("refused the admin token") != std::string::npos);
+  WriteFile(dir / "wrong.token", "another-token-of-32-bytes-000000\n");
+  CHECK(Run(Ami(), {"--node", node, "--node-dir", data, "--token-file", (dir / "wrong.token").string(), "workers"})
+            .exit_code == 3);
+  auto missing = Run(Ami(), {"--node", node, "--node-dir", data, "--token-file", (dir / "none.token").string(), "workers"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.output.find("--token-file: cannot read \"" + (dir / "none.token").string() + "\"") != std::string::npos);
+
+  amid.Signal(SIGTERM);
+  CHECK(amid.Wait(std::chrono::seconds(20)) == 0);
+  const std::string node_log = ReadFile(dir / "data" / "logs" / "node.log");
+  INFO(node_log);
+  CHECK(node_log.find("admin token: generated " + token_file.string()) != std::string::npos);
+  CHECK(node_log.find("config file \"" + (dir / "node.yaml").string() + "\" holds secrets inline (cluster.secret)") !=
+        std::string::npos);
+  for (const std::string& text : {node_log, amid.Output()}) {
+    CHECK(text.find(token) == std::string::npos);
+    CHECK(text.find("inline-cluster-secret-31") == std::string::npos);
+  }
+
+  // A restart reads the same token back, and says so.
+  ChildProcess again(Amid(), {"--config", (dir / "node.yaml").string()}, dir / "amid2.out");
+  REQUIRE(Eventually([&] { return again.Output().find("admin service listening") != std::string::npos; },
+                     std::chrono::seconds(60)));
+  CHECK(again.Output().find("admin token: read from " + token_file.string()) != std::string::npos);
+  CHECK(ReadFile(token_file) == token + "\n");
+  again.Signal(SIGTERM);
+  CHECK(again.Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("amid refuses a non-loopback address without tls, naming the key", "[amid]") {
+  TempDir dir;
+  WriteFile(dir / "open.yaml", "node: { id: s-0001, data_dir: ./data }\nadmin: { listen: \"0.0.0.0:7201\" }\n");
+  for (const char* mode : {"--check-config", "--config"}) {
+    auto r = Run(Amid(), {mode, (dir / "open.yaml").string()});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find((dir / "open.yaml").string() +
+                        ":2:18: admin.listen: \"0.0.0.0:7201\" is not a loopback address; without a tls: section") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "data"));  // nothing was started
+}
+
+TEST_CASE("amid --check-config refuses a YAML alias bomb at once, with its place", "[amid]") {
+  TempDir dir;
+  std::string bomb = "node: { id: s-0001 }\nworkers:\n  - name: w\n    script: x\n    note:\n      - &a [x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'i'; ++level) {
+    bomb += std::string("      - &") + level + " [";
+    for (int i = 0; i < 9; ++i) bomb += std::string(i ? ", " : "") + "*" + static_cast<char>(level - 1);
+    bomb += "]\n";
+  }
+  WriteFile(dir / "bomb.yaml", bomb);
+  auto r = Run(Amid(), {"--check-config", (dir / "bomb.yaml").string()});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find((dir / "bomb.yaml").string() + ":11:13: aliases: aliases expand this document to more than") !=
+        std::string::npos);
+}
+
+TEST_CASE("amid listens on an IPv6 literal such as [::1] and ami reaches it there", "[amid]") {
+  // Only where this machine has IPv6 loopback at all.
+  const int probe = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_loopback;
+  const bool has_v6 = probe >= 0 && bind(probe, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0;
+  if (probe >= 0) close(probe);
+  if (!has_v6) {
+    WARN("no IPv6 loopback here; skipped");
+    return;
+  }
+  TempDir dir;
+  WriteFile(dir / "node.yaml", "node: { id: s-0001, data_dir: ./data }\nadmin: { listen: \"[::1]:0\" }\n");
+  ChildProcess amid(Amid(), {"--config", (dir / "node.yaml").string()}, dir / "amid.out");
+  const std::string port = AdminPort(amid);
+  auto info = Run(Ami(), {"--node", "[::1]:" + port, "--node-dir", (dir / "data").string(), "node"});
+  INFO(info.output);
+  CHECK(info.exit_code == 0);
+  CHECK(info.output.find("Node s-0001") != std::string::npos);
+  amid.Signal(SIGTERM);
+  CHECK(amid.Wait(std::chrono::seconds(20)) == 0);
 }

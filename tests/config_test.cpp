@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/config/config.h"
+#include "tests/support/config_helpers.h"
 #include "tests/support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -16,42 +17,7 @@ using ami::Result;
 using ami::Status;
 using ami::test::TempDir;
 using ami::test::WriteFile;
-
-namespace {
-
-const fs::path kBase = "/srv/ami/conf";  // only used to resolve paths, never touched
-const std::string kNode = "node:\n  id: s-0001\n";
-
-Result<Config> Parse(const std::string& yaml, const fs::path& base = kBase) {
-  return ParseConfig(yaml, "t.yaml", base);
-}
-
-// The problem lines for `yaml`, which must fail to load.
-std::string Problems(const std::string& yaml, const fs::path& base = kBase) {
-  auto result = Parse(yaml, base);
-  REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == Status::Code::kInvalidArgument);
-  return result.status().message();
-}
-
-Config Good(const std::string& yaml, const fs::path& base = kBase) {
-  auto result = Parse(yaml, base);
-  INFO(result.status().message());
-  REQUIRE(result.ok());
-  return std::move(result).value();
-}
-
-// Sets an environment variable for the scope of one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
-}  // namespace
+using namespace ami::test::config;  // Parse, Good, Problems, kBase, kNode, ScopedEnv
 
 // ---- durations and sizes
 
@@ -168,6 +134,8 @@ TEST_CASE("Empty sections read as defaults", "[config]") {
 TEST_CASE("A full file sets every key", "[config]") {
   ScopedEnv token("AMI_CONFIG_TEST_TOKEN", "admin-token-value");
   ScopedEnv key("AMI_CONFIG_TEST_KEY", "api-key-value");
+  TempDir certs;
+  for (const char* name : {"ca.pem", "node.pem", "node.key"}) WriteFile(certs / name, "-----BEGIN-----\n");
   Config c = Good(R"(
 node:
   id: s-0002
@@ -212,8 +180,15 @@ workers:
   - sid: 0b5c1f2e-5d1a-4c3b-9a8e-7f6d5c4b3a21
     script: |
       logger.info("hi");
-)");
+)" + std::string("tls: { ca_file: ") + (certs / "ca.pem").string() + ", cert_file: " + (certs / "node.pem").string() +
+                  ", key_file: " + (certs / "node.key").string() + " }\n");
   CHECK(c.node.id == "s-0002");
+  REQUIRE(c.tls.has_value());
+  CHECK(c.tls->ca_file == certs / "ca.pem");
+  CHECK(c.tls->cert_file == certs / "node.pem");
+  CHECK(c.tls->key_file == certs / "node.key");
+  // Written inline rather than through *_env: amid warns when the file is readable by others.
+  CHECK(c.inline_secrets == std::vector<std::string>{"cluster.secret", "accounts.main.secret"});
   CHECK(c.node.data_dir == "/srv/ami/var/ami");
   REQUIRE(c.cluster.has_value());
   CHECK(c.cluster->name == "prod");
@@ -303,7 +278,7 @@ TEST_CASE("A lease renews at half its TTL unless told otherwise", "[config]") {
   CHECK(c.cluster->peers.empty());
 }
 
-TEST_CASE("Peers may list this node's own address; it is left out", "[config]") {
+TEST_CASE("Peers may list this node's own address, which is left out", "[config]") {
   Config c = Good(kNode +
                   "cluster:\n  name: x\n  secret: s\n  listen: 127.0.0.1:7102\n"
                   "  peers: [127.0.0.1:7101, 127.0.0.1:7102, 127.0.0.1:7103]\n");
@@ -312,7 +287,7 @@ TEST_CASE("Peers may list this node's own address; it is left out", "[config]") 
 
 TEST_CASE("Secrets come from the environment when *_env is given", "[config]") {
   ScopedEnv a("AMI_CONFIG_TEST_A", "secret-a");
-  ScopedEnv b("AMI_CONFIG_TEST_B", "secret-b");
+  ScopedEnv b("AMI_CONFIG_TEST_B", "secret-b-16-bytes-long");
   ScopedEnv k("AMI_CONFIG_TEST_K", "key-k");
   Config c = Good(kNode +
                   "cluster: { name: x, secret_env: AMI_CONFIG_TEST_A, listen: '127.0.0.1:7101' }\n"
@@ -320,15 +295,16 @@ TEST_CASE("Secrets come from the environment when *_env is given", "[config]") {
                   "exchanges: { bybit: { connector: paper } }\n"
                   "accounts: { acc: { exchange: bybit, api_key_env: AMI_CONFIG_TEST_K, secret_env: AMI_CONFIG_TEST_A } }\n");
   CHECK(c.cluster->secret == "secret-a");
-  CHECK(c.admin->token == "secret-b");
+  CHECK(c.admin->token == "secret-b-16-bytes-long");
+  CHECK(c.inline_secrets.empty());
   CHECK(c.accounts[0].api_key == "key-k");
   CHECK(c.accounts[0].secret == "secret-a");
 }
 
-TEST_CASE("An admin port on loopback needs no token", "[config]") {
+TEST_CASE("An admin section may leave the token out: the node keeps one in its data dir", "[config]") {
   for (const char* listen : {"127.0.0.1:7201", "localhost:7201", "[::1]:7201", "127.0.0.1:0"}) {
     Config c = Good(kNode + "admin:\n  listen: \"" + listen + "\"\n");
-    CHECK(c.admin->token.empty());
+    CHECK(c.admin->token.empty());  // LocalNode::Start reads or generates <data_dir>/admin.token
   }
 }
 
@@ -412,11 +388,11 @@ TEST_CASE("The top level must be a map with a node section", "[config][errors]")
 
 TEST_CASE("Unknown keys name the allowed ones", "[config][errors]") {
   CHECK(Problems(kNode + "colour: red\n") ==
-        "t.yaml:3:1: colour: unknown key; allowed: node, cluster, admin, limits, execution, "
+        "t.yaml:3:1: colour: unknown key; allowed: node, cluster, admin, tls, limits, execution, "
         "log, plugins, exchanges, accounts, workers");
   CHECK(Problems(kNode + "limits:\n  hep: 128MB\n") ==
         "t.yaml:4:3: limits.hep: unknown key (did you mean heap?); allowed: heap, cpu_per_run, "
-        "stop_grace");
+        "stop_grace, max_timers, max_pending_calls, max_list_results, max_log_line, max_log_lines_per_sec");
   CHECK(Problems(kNode + "workers:\n  - name: a\n    script: x\n    prio: low\n") ==
         "t.yaml:6:5: workers[0].prio: unknown key (did you mean priority?); allowed: name, sid, template, script, "
         "script_file, active, mode, note, scope, execution_mode, priority, account_id, "
@@ -506,7 +482,7 @@ TEST_CASE("Missing required fields are reported", "[config][errors]") {
         "t.yaml:4:3: cluster.name: required key is missing\n"
         "t.yaml:4:3: cluster.secret: required key is missing (give secret or secret_env)\n"
         "t.yaml:4:3: cluster.listen: required key is missing");
-  CHECK(Problems(kNode + "admin:\n  token: t\n") == "t.yaml:4:3: admin.listen: required key is missing");
+  CHECK(Problems(kNode + "admin:\n  token: a-token-of-16-bytes\n") == "t.yaml:4:3: admin.listen: required key is missing");
   CHECK(Problems(kNode + "exchanges:\n  bybit: { fee: 1 }\n") ==
         "t.yaml:4:10: exchanges.bybit.connector: required key is missing");
   CHECK(Problems(kNode + "exchanges:\n  bybit: { connector: paper }\naccounts:\n  acc: { api_key: k }\n") ==
@@ -594,12 +570,6 @@ TEST_CASE("Bad host:port values are reported", "[config][errors]") {
         "t.yaml:7:71: cluster.peers[5]: duplicate peer \"127.0.0.1:7102\"");
 }
 
-TEST_CASE("An admin port reachable from other machines needs a token", "[config][errors]") {
-  CHECK(Problems(kNode + "admin:\n  listen: 0.0.0.0:7201\n") ==
-        "t.yaml:4:3: admin.token: required key is missing (admin.listen is not a loopback "
-        "address; give token or token_env)");
-}
-
 TEST_CASE("Ids and references are checked", "[config][errors]") {
   CHECK(Problems("node:\n  id: ../etc\n") ==
         "t.yaml:2:7: node.id: must start with a letter or digit and contain only letters, "
@@ -661,7 +631,8 @@ workers:
         "t.yaml:7:28: cluster.lease.renew: must be less than cluster.lease.ttl (2s >= 1s)\n"
         "t.yaml:9:9: limits.heap: expected a size like 128MB, got \"lots\"\n"
         "t.yaml:10:16: limits.cpu_per_run: expected a duration like 10s or 250ms, got \"10\": a unit is required (ms, s, m, h or d)\n"
-        "t.yaml:11:3: limits.cpu: unknown key (did you mean cpu_per_run?); allowed: heap, cpu_per_run, stop_grace\n"
+        "t.yaml:11:3: limits.cpu: unknown key (did you mean cpu_per_run?); allowed: heap, cpu_per_run, stop_grace, "
+        "max_timers, max_pending_calls, max_list_results, max_log_line, max_log_lines_per_sec\n"
         "t.yaml:13:10: log.level: expected one of trace|debug|info|warn|error, got \"loud\"\n"
         "t.yaml:17:15: workers[0].priority: expected one of critical|high|normal|low, got \"urgent\"\n"
         "t.yaml:18:11: workers[1].name: duplicate worker name \"a\" (first declared at line 15)\n"
@@ -706,12 +677,32 @@ workers:
 
 // ---- the shipped examples
 
+namespace {
+
+// The cluster-3 example copied under `dir` (as <dir>/config/cluster-3) with the files its
+// tls: section names in place: the loader checks they can be read (scripts/dev-certs
+// makes real ones under <repo>/data, which a test must not touch).
+fs::path ClusterExample(const TempDir& dir) {
+  const fs::path config = dir / "config" / "cluster-3";
+  fs::create_directories(config);
+  for (const char* name : {"s-0001.yaml", "s-0002.yaml", "s-0003.yaml"})
+    fs::copy_file(ami::test::SourceDir() / "config" / "cluster-3" / name, config / name);
+  fs::copy(ami::test::SourceDir() / "config" / "examples", dir / "config" / "examples");  // declared scripts
+  for (const char* name : {"ca.pem", "s-0001.pem", "s-0001.key", "s-0002.pem", "s-0002.key", "s-0003.pem", "s-0003.key"})
+    WriteFile(dir / "data" / "cluster-3" / "tls" / name, "x\n");
+  return config;
+}
+
+}  // namespace
+
 TEST_CASE("The example configs load without problems", "[config][examples]") {
+  TempDir copy;
+  const fs::path cluster = ClusterExample(copy);
   const fs::path dir = ami::test::SourceDir() / "config";
-  for (const char* name : {"single-node.yaml", "cluster-3/s-0001.yaml", "cluster-3/s-0002.yaml",
-                           "cluster-3/s-0003.yaml"}) {
-    INFO(name);
-    auto loaded = ami::LoadConfig(dir / name);
+  for (const fs::path& file : {dir / "single-node.yaml", cluster / "s-0001.yaml", cluster / "s-0002.yaml",
+                               cluster / "s-0003.yaml"}) {
+    INFO(file);
+    auto loaded = ami::LoadConfig(file);
     INFO(loaded.status().message());
     CHECK(loaded.ok());
   }
@@ -729,7 +720,8 @@ TEST_CASE("The single-node example declares the hello worker", "[config][example
 }
 
 TEST_CASE("The cluster examples form one cluster", "[config][examples]") {
-  const fs::path dir = ami::test::SourceDir() / "config/cluster-3";
+  TempDir copy;
+  const fs::path dir = ClusterExample(copy);
   std::vector<Config> nodes;
   for (int i = 1; i <= 3; ++i) {
     auto loaded = ami::LoadConfig(dir / ("s-000" + std::to_string(i) + ".yaml"));
@@ -745,5 +737,35 @@ TEST_CASE("The cluster examples form one cluster", "[config][examples]") {
     CHECK(c.cluster->listen == "127.0.0.1:710" + std::to_string(i + 1));
     CHECK(c.admin->listen == "127.0.0.1:720" + std::to_string(i + 1));
     CHECK(c.cluster->peers.size() == 2);  // the other two
+    REQUIRE(c.tls.has_value());           // one cluster CA, a certificate per node
+    CHECK(c.tls->ca_file == nodes[0].tls->ca_file);
+    CHECK(c.tls->cert_file.filename() == "s-000" + std::to_string(i + 1) + ".pem");
   }
+}
+
+TEST_CASE("Cluster heartbeat, lease margin and fault-injection settings", "[config]") {
+  const std::string cluster = kNode + "cluster:\n  name: dev\n  secret: s\n  listen: 127.0.0.1:7101\n";
+  Config d = Good(cluster + "  lease: { ttl: 2s }\n");
+  CHECK(d.cluster->lease.margin == 200ms);  // ttl / 10
+  CHECK(d.cluster->heartbeat == 500ms);
+  CHECK_FALSE(d.cluster->fault_injection);
+  CHECK(d.cluster->lease_clock_rate == 1.0);
+  Config c = Good(cluster + "  heartbeat: 100ms\n  fault_injection: true\n  lease_clock_rate: 0.25\n"
+                            "  lease: { ttl: 2s, renew: 1s, margin: 300ms }\n");
+  CHECK(c.cluster->heartbeat == 100ms);
+  CHECK(c.cluster->fault_injection);
+  CHECK(c.cluster->lease_clock_rate == 0.25);
+  CHECK(c.cluster->lease.margin == 300ms);
+}
+
+TEST_CASE("A lease margin must leave room to renew, and clock drift needs fault injection", "[config][errors]") {
+  const std::string cluster = kNode + "cluster:\n  name: dev\n  secret: s\n  listen: 127.0.0.1:7101\n";
+  CHECK_THAT(Problems(cluster + "  lease: { ttl: 2s, renew: 1s, margin: 1s }\n"),
+             Catch::Contains("cluster.lease.margin: must be less than ttl - renew (1s >= 1s)"));
+  CHECK_THAT(Problems(cluster + "  lease_clock_rate: 0.5\n"),
+             Catch::Contains("cluster.lease_clock_rate: is a fault-injection setting; it needs "
+                             "cluster.fault_injection: true"));
+  CHECK_THAT(Problems(cluster + "  fault_injection: true\n  lease_clock_rate: 500\n"),
+             Catch::Contains("cluster.lease_clock_rate: must be between 0.01 and 100"));
+  CHECK_THAT(Problems(cluster + "  heartbeat: 1ms\n"), Catch::Contains("cluster.heartbeat"));
 }

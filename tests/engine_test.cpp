@@ -1,6 +1,8 @@
 // The V8 engine on its own: script shape, async plumbing, errors, limits, the script
-// API. A FakeHost stands in for the worker actor and runs KV requests against a real
-// store, so the Deno.Kv shape is tested end to end.
+// API, and hostile scripts (prototype setters, ArrayBuffer bombs, the ["ami", …]
+// keyspace, the per-worker caps). A FakeHost stands in for the worker actor and runs KV
+// requests against a real store, so the Deno.Kv shape is tested end to end. (Over 600
+// lines: one fixture serves every engine test; the hostile cases are at the end.)
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -463,4 +465,378 @@ TEST_CASE("every CCXT error class reaches the script as itself, its ancestors an
     CHECK(f.host.Logged("true " + expected));
     CHECK((outcome->error.error_class == ErrorClass::kNetwork) == ami::plugin::IsNetworkErrorClass(c.name));
   }
+}
+
+// ---- hostile scripts ----------------------------------------------------------------
+
+namespace {
+
+// Every property name the engine (or prelude.js, from the engine's objects) sets on an
+// object a script can reach: KV entries, list results, commit results, exchange replies,
+// errors, memoryUsage, the facts behind config/Stels. Each gets a throwing setter on
+// Object.prototype; array indexes get one on Array.prototype.
+constexpr const char* kPoison = R"JS(
+  const names = ['key', 'value', 'versionstamp', 'ok', 'json', 'errorClass', 'message', 'name', 'stack',
+    'rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers', 'config', 'leader', 'sid', 'nid',
+    'startTime', 'exchanges', 'errorClasses', 'then', 'length', 'log', 'timer', 'kvGet', 'kvList',
+    'kvCommit', 'cexCall', 'id', 'markets', 'channel', 'module', 'raw', 'timestamp', 'done'];
+  for (const n of names) {
+    Object.defineProperty(Object.prototype, n, { __proto__: null, set() { throw new Error('setter ' + n + ' ran'); }, configurable: true });
+  }
+  const indexes = { __proto__: null };
+  for (const i of ['0', '1', '2', '3'])
+    indexes[i] = { __proto__: null, set() { throw new Error('index setter ' + i + ' ran'); }, configurable: true };
+  Object.defineProperties(Array.prototype, indexes);
+)JS";
+
+}  // namespace
+
+TEST_CASE("prototype setters on every property the engine sets never crash it", "[engine][hostile]") {
+  Fixture f;
+  EngineOptions options;
+  options.exchanges_json = R"([{"id":"bybit","describe":{"methods":[{"name":"fetchTicker"}]}}])";
+  options.error_classes_json = R"([["BaseError",null],["ExchangeError","BaseError"]])";
+  options.config_json = R"({"nid":"s-0001","sid":"x"})";
+  auto e = f.Make(options);
+  REQUIRE(e->Load(std::string(kPoison) + R"JS(
+    const set = await Stels.local.set(['prices', 'BTC'], { last: 100 });
+    if (!set.ok || typeof set.versionstamp !== 'string') throw new Error('set ' + JSON.stringify(set));
+    await Stels.local.set(['prices', 'ETH'], { last: 5 });
+    const got = await Stels.local.get(['prices', 'BTC']);
+    if (got.value.last !== 100 || got.key[1] !== 'BTC') throw new Error('get');
+    const missing = await Stels.local.get(['prices', 'none']);
+    if (missing.value !== null) throw new Error('missing');
+    let n = 0, first, second;
+    for await (const entry of Stels.local.list({ prefix: ['prices'] })) { if (n++ === 0) first = entry; else second = entry; }
+    if (n !== 2 || first.key[1] !== 'BTC' || second.value.last !== 5) throw new Error('list');
+    const failed = await Stels.local.atomic().check({ key: ['prices', 'BTC'], versionstamp: null }).set(['prices', 'BTC'], 1).commit();
+    if (failed.ok !== false) throw new Error('failed commit');
+    let rejected = '';
+    try { await Stels.local.set(['k', 'x'.repeat(3000)], 1); } catch (err) { rejected = err.message; }
+    if (!rejected.includes('key limit')) throw new Error('key error: ' + rejected);
+    const m = Deno.memoryUsage();
+    if (!(m.rss > 0 && m.heapUsed > 0)) throw new Error('memoryUsage');
+    if (Deno.loadavg().length !== 3) throw new Error('loadavg');
+    if (config.nid !== 's-0001' || Stels.sid !== '11111111-2222-4333-8444-555555555555') throw new Error('facts');
+    const ticker = await new Stels.runtime.cex.bybit().fetchTicker('BTC/USDT');
+    if (ticker.last !== 7) throw new Error('ticker');
+    try { await new Stels.runtime.cex.bybit().fetchTicker('BTC/USDT'); } catch (err) {
+      if (!(err instanceof ccxt.ExchangeError) || err.message !== 'no') throw new Error('cex error');
+    }
+    await Stels.sleep(1);
+    logger.info('survived');
+  )JS").ok());
+  e->StartCall();
+  // Drive KV and timers; answer the two exchange calls as they come.
+  std::vector<ExchangeReply> replies = {{true, R"({"last":7})", "", ""}, {false, "null", "ExchangeError", "no"}};
+  std::optional<CallOutcome> outcome;
+  for (int round = 0; round < 100 && !outcome; ++round) {
+    outcome = f.host.Drive(*e);
+    if (!outcome && !f.host.exchange_calls.empty() && !replies.empty()) {
+      e->CompleteExchangeCall(f.host.exchange_calls.front().first, replies.front());
+      f.host.exchange_calls.pop_front();
+      replies.erase(replies.begin());
+      outcome = e->TakeOutcome();
+    }
+  }
+  REQUIRE(outcome.has_value());
+  INFO(outcome->error.Describe());
+  CHECK(outcome->ok);
+  CHECK(f.host.Logged("survived"));
+}
+
+TEST_CASE("a thrown error with hostile properties is described, not crashed on", "[engine][hostile]") {
+  Fixture f;
+  auto e = f.Make();
+  auto outcome = f.RunOnce(*e, std::string(kPoison) + R"JS(
+    const err = new Error('x'.repeat(1 << 20));
+    Object.defineProperty(err, 'name', { __proto__: null, get() { throw new Error('name getter'); } });
+    Promise.reject({ get message() { throw 1; } });
+    throw err;
+  )JS");
+  REQUIRE_FALSE(outcome.ok);
+  CHECK(outcome.error.name == "Error");
+  // Cut at the log line cap, with the size said.
+  CHECK(outcome.error.message.size() < (16u << 10) + 100);
+  CHECK(outcome.error.message.find("bytes dropped") != std::string::npos);
+}
+
+TEST_CASE("ArrayBuffer memory counts against the heap limit", "[engine][hostile][limits]") {
+  Fixture f;
+  EngineOptions options;
+  options.heap_limit_bytes = 16ull << 20;
+  auto e = f.Make(options);
+  auto outcome = f.RunOnce(*e, R"JS(
+    let big = '';
+    try { new ArrayBuffer(512 * 1024 * 1024); big = 'allocated'; } catch (err) { big = err.name; }
+    let shared = '';
+    try { new SharedArrayBuffer(512 * 1024 * 1024); shared = 'allocated'; } catch (err) { shared = err.name; }
+    // Many small ones: refused once the budget is used, never more than the limit held.
+    const hoard = [];
+    let refused = '';
+    try { for (let i = 0; i < 1000; i++) hoard.push(new Uint8Array(1 << 20)); } catch (err) { refused = err.name; }
+    const peak = Deno.memoryUsage().arrayBuffers;
+    hoard.length = 0;
+    logger.info(`${big} ${shared} ${refused} ${peak <= 16 * 1024 * 1024} ${peak > 0}`);
+    // Freed buffers are given back (after a GC V8 runs itself when an allocation fails).
+    const again = new ArrayBuffer(8 * 1024 * 1024);
+    logger.info('again ' + again.byteLength);
+  )JS");
+  INFO(outcome.error.Describe());
+  CHECK(outcome.ok);
+  CHECK(f.host.Logged("RangeError RangeError RangeError true true"));
+  CHECK(f.host.Logged("again 8388608"));
+  CHECK_FALSE(e->broken());
+}
+
+TEST_CASE("Atomics.wait is refused, so it cannot block a scheduler thread", "[engine][hostile]") {
+  Fixture f;
+  auto e = f.Make();
+  auto outcome = f.RunOnce(*e, "const a = new Int32Array(new SharedArrayBuffer(16));\nAtomics.wait(a, 0, 0);");
+  REQUIRE_FALSE(outcome.ok);
+  CHECK(outcome.error.name == "TypeError");
+  CHECK(outcome.error.line == 2);
+}
+
+TEST_CASE("the [\"ami\", …] keyspace is refused in every KV operation", "[engine][hostile][kv]") {
+  Fixture f;
+  // Records of the runtime, in both spaces.
+  for (auto space : {kv::Space::kLocal, kv::Space::kNetwork}) {
+    REQUIRE(f.store->Commit(space, {}, {kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "worker", "w1"}), R"({"script":"secret"})", std::nullopt}}).ok());
+    REQUIRE(f.store->Commit(space, {}, {kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "leader", "w1"}), R"({"term":1})", std::nullopt}}).ok());
+    REQUIRE(f.store->Commit(space, {}, {kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"aaa"}), "1", std::nullopt}}).ok());
+    REQUIRE(f.store->Commit(space, {}, {kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"zzz"}), "2", std::nullopt}}).ok());
+  }
+  auto before_local = *f.store->List(kv::Space::kLocal, kv::ListOptions{kv::MakeKey({"ami"}), std::nullopt, std::nullopt});
+  auto before_net = *f.store->List(kv::Space::kNetwork, kv::ListOptions{kv::MakeKey({"ami"}), std::nullopt, std::nullopt});
+  REQUIRE(before_local.size() == 2);
+
+  const std::string reserved = "the [\"ami\",…] keyspace is reserved for the runtime";
+  auto refused = [&](const std::string& statement) {
+    INFO(statement);
+    auto e = f.Make();
+    auto outcome = f.RunOnce(*e, statement);
+    f.host.kv_requests.clear();   // a request made before the refused one: its engine is gone
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.error.name == "TypeError");
+    CHECK(outcome.error.message.find(reserved) != std::string::npos);
+    return outcome.error.message;
+  };
+  for (const std::string store : {"Stels.local", "Stels.net"}) {
+    CHECK(refused("await " + store + ".get(['ami', 'worker', 'w1']);") ==
+          "get: key [\"ami\",\"worker\",\"w1\"] is refused: " + reserved);
+    refused("await " + store + ".getMany([['x'], ['ami', 'leader', 'w1']]);");
+    refused("await " + store + ".set(['ami', 'worker', 'evil'], {script: 'x', accountId: 'a'});");
+    refused("await " + store + ".set(['ami', 'leader', 'w1'], {term: 1e300});");
+    refused("await " + store + ".set(['ami'], 1);");
+    refused("await " + store + ".delete(['ami', 'worker', 'w1']);");
+    refused("await " + store + ".atomic().check({key: ['ami', 'worker', 'w1'], versionstamp: null}).set(['ok'], 1).commit();");
+    refused("await " + store + ".atomic().set(['ok'], 1).delete(['ami', 'leader', 'w1']).commit();");
+    refused("for await (const e of " + store + ".list({prefix: ['ami']})) {}");
+    refused("for await (const e of " + store + ".list({prefix: ['ami', 'worker']})) {}");
+    refused("for await (const e of " + store + ".list({start: ['ami', 'a'], end: ['ami', 'z']})) {}");
+    refused("await Stels.webfix({brain: " + store + ", method: 'get', channel: ['ami', 'worker', 'w1']});");
+    refused("await Stels.webfix({brain: " + store + ", method: 'set', channel: ['ami', 'worker', 'w1'], raw: 1});");
+    refused("await Stels.webfix({brain: " + store + ", method: 'delete', channel: ['ami', 'worker', 'w1']});");
+
+    // Lists that reach into the keyspace skip it; the script's own keys still come back.
+    auto e = f.Make();
+    auto outcome = f.RunOnce(*e, R"JS(
+      const keys = async (sel, opt) => { const out = []; for await (const x of )JS" + store + R"JS(.list(sel, opt)) out[out.length] = x.key.join('/'); return out.join(','); };
+      logger.info('all: ' + await keys({ prefix: [] }));
+      logger.info('reverse: ' + await keys({ prefix: [] }, { reverse: true }));
+      logger.info('before: ' + await keys({ start: ['a'], end: ['ami', 'x'] }));
+      logger.info('after: ' + await keys({ start: ['ami', 'a'], end: ['zzzz'] }));
+      logger.info('limited: ' + await keys({ start: ['ami', 'a'], end: ['zzzz'] }, { limit: 1 }));
+      logger.info('other: ' + await keys({ prefix: ['amia'] }) + '.');
+    )JS");
+    INFO(outcome.error.Describe());
+    CHECK(outcome.ok);
+    CHECK(f.host.Logged("all: aaa,zzz"));
+    CHECK(f.host.Logged("reverse: zzz,aaa"));
+    CHECK(f.host.Logged("before: aaa"));
+    CHECK(f.host.Logged("after: zzz"));
+    CHECK(f.host.Logged("limited: zzz"));
+    CHECK(f.host.Logged("other: ."));
+    f.host.lines.clear();
+  }
+  // Nothing in the keyspace changed.
+  auto after_local = *f.store->List(kv::Space::kLocal, kv::ListOptions{kv::MakeKey({"ami"}), std::nullopt, std::nullopt});
+  auto after_net = *f.store->List(kv::Space::kNetwork, kv::ListOptions{kv::MakeKey({"ami"}), std::nullopt, std::nullopt});
+  REQUIRE(after_local.size() == before_local.size());
+  REQUIRE(after_net.size() == before_net.size());
+  for (size_t i = 0; i < after_local.size(); ++i) {
+    CHECK(after_local[i].value == before_local[i].value);
+    CHECK(after_local[i].versionstamp == before_local[i].versionstamp);
+    CHECK(after_net[i].versionstamp == before_net[i].versionstamp);
+  }
+}
+
+TEST_CASE("per-worker caps: timers, calls in flight, list size", "[engine][hostile][limits]") {
+  Fixture f;
+  EngineOptions options;
+  options.max_timers = 5;
+  options.max_pending_calls = 3;
+  options.max_list_results = 3;
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(f.store->Commit(kv::Space::kLocal, {}, {kv::Mutation{kv::Mutation::Kind::kSet, kv::MakeKey({"p", std::to_string(i)}), "1", std::nullopt}}).ok());
+
+  SECTION("timers") {
+    auto e = f.Make(options);
+    auto outcome = f.RunOnce(*e, R"JS(
+      const sleeps = [];
+      for (let i = 0; i < 5; i++) sleeps[i] = Stels.sleep(10);
+      let sixth = '';
+      try { await Stels.sleep(10); } catch (err) { sixth = err.name + ': ' + err.message; }
+      let timeout = '';
+      try { setTimeout(() => {}, 10); } catch (err) { timeout = err.name; }
+      await Promise.all(sleeps);
+      await Stels.sleep(10);   // room again
+      logger.info(sixth);
+      logger.info('setTimeout ' + timeout);
+    )JS");
+    INFO(outcome.error.Describe());
+    CHECK(outcome.ok);
+    CHECK(f.host.Logged("RangeError: too many pending timers: 5 (limits.max_timers); await or clear some first"));
+    CHECK(f.host.Logged("setTimeout RangeError"));
+  }
+  SECTION("timer delays are bounded") {
+    auto e = f.Make(options);
+    auto outcome = f.RunOnce(*e, R"JS(
+      let sleep = '', timeout = '';
+      try { await Stels.sleep(1e12); } catch (err) { sleep = err.name + ': ' + err.message; }
+      try { setTimeout(() => {}, 1e12); } catch (err) { timeout = err.name; }
+      logger.info(sleep);
+      logger.info('setTimeout ' + timeout);
+    )JS");
+    CHECK(outcome.ok);
+    CHECK(f.host.Logged("RangeError: timer delay of 1000000000000 ms is longer than the maximum of 2147483647 ms (about 24.8 days)"));
+    CHECK(f.host.Logged("setTimeout RangeError"));
+    CHECK(f.host.timers.empty());
+  }
+  SECTION("calls in flight") {
+    auto e = f.Make(options);
+    auto outcome = f.RunOnce(*e, R"JS(
+      const gets = [];
+      for (let i = 0; i < 3; i++) gets[i] = Stels.local.get(['p', String(i)]);
+      let fourth = '';
+      try { await Stels.local.get(['p', '4']); } catch (err) { fourth = err.name + ': ' + err.message; }
+      await Promise.all(gets);
+      await Stels.local.get(['p', '5']);   // room again
+      logger.info(fourth);
+    )JS");
+    INFO(outcome.error.Describe());
+    CHECK(outcome.ok);
+    CHECK(f.host.Logged("RangeError: too many KV and exchange calls in flight: 3 (limits.max_pending_calls); await some first"));
+  }
+  SECTION("exchange calls count as calls in flight") {
+    options.exchanges_json = R"([{"id":"bybit","describe":{"methods":[{"name":"fetchTicker"}]}}])";
+    auto e = f.Make(options);
+    REQUIRE(e->Load(R"JS(
+      const ex = new Stels.runtime.cex.bybit();
+      const calls = [ex.fetchTicker('A'), ex.fetchTicker('B'), Stels.local.get(['p', '1'])];
+      let fourth = '';
+      try { await ex.fetchTicker('C'); } catch (err) { fourth = err.name + ': ' + err.message; }
+      logger.info(fourth);
+      await Promise.all(calls);
+    )JS").ok());
+    e->StartCall();
+    CHECK(f.host.Logged("RangeError: too many KV and exchange calls in flight: 3 (limits.max_pending_calls); await some first"));
+    CHECK(f.host.exchange_calls.size() == 2);
+    for (auto& [id, call] : f.host.exchange_calls) e->CompleteExchangeCall(id, {true, "{}", "", ""});
+    auto outcome = f.host.Drive(*e);
+    REQUIRE(outcome.has_value());
+    CHECK(outcome->ok);
+  }
+  SECTION("list results") {
+    auto e = f.Make(options);
+    auto outcome = f.RunOnce(*e, R"JS(
+      const count = async (opt) => { let n = 0; for await (const x of Stels.local.list({ prefix: ['p'] }, opt)) n++; return n; };
+      logger.info(`${await count()} ${await count({ limit: 0 })} ${await count({ limit: 100 })} ${await count({ limit: 2 })} ${await count({ limit: -1 })}`);
+    )JS");
+    CHECK(outcome.ok);
+    CHECK(f.host.Logged("3 3 3 2 3"));
+  }
+}
+
+TEST_CASE("log lines are cut at max_log_line and rate limited", "[engine][hostile][limits]") {
+  Fixture f;
+  EngineOptions options;
+  options.max_log_line = 100;
+  options.max_log_lines_per_sec = 10;
+  auto e = f.Make(options);
+  REQUIRE(e->Load(R"JS(
+    if (!globalThis.done) {
+      globalThis.done = true;
+      logger.info('x'.repeat(64 * 1024 * 1024));   // a 64 MB line
+      logger.info('é'.repeat(80));                   // 160 bytes: cut between characters
+      for (let i = 0; i < 98; i++) logger.info('line ' + i);
+    } else {
+      logger.info('later');
+    }
+  )JS").ok());
+  const auto started = std::chrono::steady_clock::now();
+  e->StartCall();
+  REQUIRE(f.host.Drive(*e)->ok);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  REQUIRE_FALSE(f.host.lines.empty());
+  CHECK(f.host.lines[0].second == std::string(100, 'x') + "… [" + std::to_string((64 << 20) - 100) +
+                                      " bytes dropped: limits.max_log_line is 100]");
+  if (f.host.lines.size() > 1) {
+    std::string e50;
+    for (int i = 0; i < 50; ++i) e50 += "é";
+    CHECK(f.host.lines[1].second == e50 + "… [60 bytes dropped: limits.max_log_line is 100]");
+  }
+  // 100 lines in one run: 10 a second get through (more only if the run spanned seconds).
+  const size_t logged = f.host.lines.size();
+  CHECK(logged >= 10);
+  CHECK(logged <= 10 * static_cast<size_t>(seconds.count() + 2));
+  CHECK(e->dropped_log_lines() == 100 - logged);
+  // Once a later second comes, the drops are reported in the log (with any lines the
+  // runs below had dropped in the same second).
+  const std::string notice = " log lines dropped (more than 10 a second, limits.max_log_lines_per_sec)";
+  auto reported = [&] {
+    for (const auto& [level, line] : f.host.lines)
+      if (level == LogLevel::kWarn && line.ends_with(notice) && std::stoul(line) >= 100 - logged) return true;
+    return false;
+  };
+  CHECK(ami::test::Eventually([&] {
+    e->StartCall();
+    f.host.Drive(*e);
+    return reported();
+  }));
+  CHECK(f.host.Logged("later"));
+}
+
+TEST_CASE("oversized values and exchange arguments are refused before they are copied", "[engine][hostile]") {
+  Fixture f;
+  EngineOptions options;
+  options.exchanges_json = R"([{"id":"bybit","describe":{"methods":[{"name":"fetchTicker"}]}}])";
+  auto e = f.Make(options);
+  auto outcome = f.RunOnce(*e, R"JS(
+    let kv = '', cex = '';
+    try { await Stels.net.set(['big'], 'x'.repeat(32 * 1024 * 1024)); } catch (err) { kv = err.message; }
+    try { await new Stels.runtime.cex.bybit().fetchTicker('x'.repeat(2 * 1024 * 1024)); } catch (err) { cex = err.message; }
+    logger.info(kv);
+    logger.info(cex);
+  )JS");
+  CHECK(outcome.ok);
+  CHECK(f.host.Logged("set: the value is 33554434 bytes of JSON; the limit is 65536"));
+  CHECK(f.host.Logged("exchange call: the arguments are 2097156 bytes of JSON; the limit is 1048576"));
+  CHECK(f.host.exchange_calls.empty());
+  CHECK(f.host.kv_requests.empty());
+}
+
+TEST_CASE("one operation that outgrows the heap limit without checking interrupts fails only its engine", "[engine][hostile][limits]") {
+  // JSON.stringify of a 64 MB string builds its result without checking for termination;
+  // with a 16 MB heap the heap-limit callback must grant room from what the heap holds,
+  // or V8 aborts the whole process ("Reached heap limit").
+  Fixture f;
+  EngineOptions options;
+  options.heap_limit_bytes = 16ull << 20;
+  auto e = f.Make(options);
+  auto outcome = f.RunOnce(*e, "const s = 'y'.repeat(2 ** 26);\nlogger.info(JSON.stringify(s).length);");
+  REQUIRE_FALSE(outcome.ok);
+  CHECK(outcome.error.cause == ScriptError::Cause::kHeapLimit);
+  CHECK(e->broken());
 }

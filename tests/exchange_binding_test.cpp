@@ -1,8 +1,8 @@
 // Stels.runtime.cex inside a real node with the real paper connector plugin: accounts'
 // credentials come from the node config and never reach the script or its logs, CCXT
-// calls resolve through the connector pool, network errors count as network, orders get
-// clientOrderIds from the runtime, and lost answers to createOrder are retried without
-// doubling the order.
+// calls resolve through each exchange's bulkhead, network errors count as network, orders
+// get clientOrderIds from the runtime, lost answers to createOrder are retried without
+// doubling the order, and a slow exchange times out alone (exchanges.<id>.timeout).
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -222,4 +222,46 @@ TEST_CASE("an ambiguous timeout on createOrder is retried with the same clientOr
   CHECK(retries == 5);
   CHECK(log.find("clientOrderId " + result["order"]["coid"].get<std::string>() + " in 100 ms (attempt 2 of 3)") != std::string::npos);
   CHECK(log.find("in 400 ms (attempt 3 of 3)") != std::string::npos);
+}
+
+TEST_CASE("exchanges.<id>.timeout: a slow exchange gives RequestTimeout and delays no other exchange", "[cex][contain]") {
+  TempDir dir;
+  // `slow` answers after 600 ms on its single thread, past its 150 ms timeout.
+  auto config = ParseConfig(
+      "node: { id: s-0001, data_dir: ./data }\n"
+      "limits: { stop_grace: 500ms }\n"
+      "plugins: { dirs: [\"" + (ami::test::BinaryDir() / "plugins").string() + "\"] }\n"
+      "exchanges:\n"
+      "  bybit: { connector: paper }\n"
+      "  slow: { connector: paper, latency_ms: 600, timeout: 150ms, threads: 1 }\n",
+      "t.yaml", dir.path());
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  auto started = LocalNode::Start(*config);
+  REQUIRE(started.ok());
+  auto node = std::move(*started);
+  auto w = Put(*node, R"JS(
+    const slow = new Stels.runtime.cex.slow();
+    const out = {};
+    try { await slow.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30000); out.order = 'resolved'; }
+    catch (e) { out.order = e.name; out.message = e.message; }
+    out.fast = (await new Stels.runtime.cex.bybit().fetchTicker('BTC/USDT')).symbol;
+    await Stels.local.set(['result'], out);
+  )JS", std::nullopt);
+  REQUIRE(Eventually([&] { return Local(*node, "result").has_value(); }));
+  auto result = *Local(*node, "result");
+  INFO(result.dump());
+  CHECK(result["order"] == "RequestTimeout");
+  CHECK(result["message"].get<std::string>().find("slow.createOrder: no answer within the 150 ms timeout") == 0);
+  CHECK(result["fast"] == "BTC/USDT");
+  // RequestTimeout is ambiguous: the order was sent again, twice, with the same id.
+  std::string log;
+  REQUIRE(Eventually([&] {
+    log = ami::test::ReadFile(dir / "data" / "logs" / "workers" / (w.sid + ".log"));
+    return log.find("(attempt 3 of 3)") != std::string::npos;
+  }));
+  std::smatch m;
+  REQUIRE(std::regex_search(log, m, std::regex("same clientOrderId (ami-[0-9a-z-]+) in 100 ms")));
+  CHECK(log.find("same clientOrderId " + m[1].str() + " in 400 ms (attempt 3 of 3)") != std::string::npos);
+  REQUIRE(node->Shutdown(std::chrono::seconds(10)).ok());
 }

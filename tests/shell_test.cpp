@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.h"
+#include "transport/credentials.h"
 
 using namespace ami::test;
 using json = nlohmann::json;
@@ -187,6 +188,8 @@ class Node {
   std::map<std::string, std::string> Env(std::map<std::string, std::string> more = {}) const {
     std::map<std::string, std::string> env = {{"AMI_NODE", address_},
                                               {"AMI_TOKEN", kToken},
+                                              // the node-local CA's operator certificate
+                                              {"AMI_NODE_DIR", (dir_ / "data").string()},
                                               {"AMI_HISTORY", (dir_ / "history").string()},
                                               {"NO_COLOR", "1"},
                                               {"TMPDIR", dir_.path().string()}};
@@ -350,7 +353,13 @@ TEST_CASE("ami checks arguments locally: usage errors exit 2 without a node", "[
       {{"kv", "get", "local", "[1,"}, "is not a JSON array"},
       {{"kv", "set", "local", "a", "1", "--expire-in", "soon"}, "expected a duration"},
       {{"set", "abcd"}, "`set` needs at least one change"},
-      {{"--node", "nohost", "workers"}, "expected HOST:PORT"},
+      {{"--node", "nohost", "workers"}, "expected host:port"},
+      {{"--node", "127.evil:1", "--tls-ca", "/nonexistent/ca.pem", "workers"}, "give --tls-ca, --tls-cert and --tls-key together"},
+      {{"--tls-ca", "/nonexistent/ca.pem", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/c.key", "workers"},
+       "--tls-ca: cannot read \"/nonexistent/ca.pem\""},
+      {{"--token-file", "/nonexistent/admin.token", "workers"}, "--token-file: cannot read \"/nonexistent/admin.token\""},
+      {{"--token", "a", "--token-file", "/nonexistent/admin.token", "workers"}, "give either --token or --token-file"},
+      {{"--node-dir", "/nonexistent/data", "workers"}, "--node-dir: cannot read \"/nonexistent/data/tls/ca.pem\""},
       {{"--frobnicate"}, "unknown option --frobnicate"},
   };
   for (const auto& c : cases) {
@@ -391,17 +400,21 @@ TEST_CASE("ami gives up on a peer that accepts the connection but never answers"
   REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
   const std::string node = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   TempDir dir;
+  // Nodes speak TLS only: ami needs a client certificate to try at all.
+  REQUIRE(ami::transport::MakeLocalCredentials(dir / "data" / "tls", "s-0001").ok());
+  const std::map<std::string, std::string> env = {
+      {"AMI_NODE", node}, {"AMI_TOKEN", "x"}, {"AMI_NODE_DIR", (dir / "data").string()}};
   {
-    AmiProcess p(dir, {"workers"}, {{"AMI_NODE", node}, {"AMI_TOKEN", "x"}});
+    AmiProcess p(dir, {"workers"}, env);
     CHECK(p.Wait(std::chrono::seconds(60)) == 3);
-    CHECK(Contains(p.Err(), "ami: cannot reach node " + node + ": no answer within 10 s"));
+    CHECK(Contains(p.Err(), "ami: cannot reach node " + node + ": the TLS handshake did not complete: no TLS answer"));
   }
   // Drop what the first run left in the listen queue.
   for (pollfd pfd{fd, POLLIN, 0}; poll(&pfd, 1, 0) == 1; pfd.revents = 0) close(accept(fd, nullptr, nullptr));
   {
     // Ctrl-C ends a one-shot command that waits, as it ends any program. Sent once ami
     // is connecting (its connection reached the listener).
-    AmiProcess p(dir, {"workers"}, {{"AMI_NODE", node}, {"AMI_TOKEN", "x"}});
+    AmiProcess p(dir, {"workers"}, env);
     int conn = -1;
     REQUIRE(Eventually([&] {
       pollfd pfd{fd, POLLIN, 0};

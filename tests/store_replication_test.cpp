@@ -13,6 +13,7 @@
 
 #include "actors/messages.h"
 #include "actors/store_actor.h"
+#include "runtime/base/digest.h"
 #include "runtime/store/store.h"
 #include "tests/support/test_support.h"
 
@@ -568,16 +569,6 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-std::string Hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("a version-1 database is migrated on open and keeps its data", "[replication]") {
@@ -588,9 +579,9 @@ TEST_CASE("a version-1 database is migrated on open and keeps its data", "[repli
     RawDb raw(file);
     raw.Exec("PRAGMA journal_mode=WAL");
     raw.Exec(kSchemaV1);
-    const std::string net = Hex(EncodeKey(K({"ami", "worker", "w1"})));
-    const std::string gone = Hex(EncodeKey(K({"gone"})));
-    const std::string local = Hex(EncodeKey(K({"mine"})));
+    const std::string net = HexOf(EncodeKey(K({"ami", "worker", "w1"})));
+    const std::string gone = HexOf(EncodeKey(K({"gone"})));
+    const std::string local = HexOf(EncodeKey(K({"mine"})));
     raw.Exec("INSERT INTO kv VALUES(1, x'" + net + "', '{\"a\":1}', 4, NULL, " + std::to_string(hlc) + ", 'n-old', 0)");
     raw.Exec("INSERT INTO kv VALUES(1, x'" + gone + "', NULL, 5, NULL, " + std::to_string(hlc + 1) + ", 'n-old', 1)");
     raw.Exec("INSERT INTO kv VALUES(0, x'" + local + "', '\"l\"', 3, NULL, " + std::to_string(hlc) + ", 'n-old', 0)");
@@ -853,4 +844,101 @@ TEST_CASE("the store actor drops undecodable rows and applies the rest", "[repli
   REQUIRE(back.rows.size() == 2);
   CHECK(back.rows[0].expires_at == expiring.expires_at);  // the absolute time, carried through
   CHECK(back.rows[1].hlc == hlc);
+}
+
+namespace {
+
+std::unique_ptr<Store> OpenWith(const std::filesystem::path& file, StoreOptions options) {
+  auto store = Store::Open(file, std::move(options));
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+// Until the wall clock has moved past `ms`, so stamps taken before are strictly older.
+void PassMillis(int64_t ms) { REQUIRE(Eventually([&] { return WallMillis() > ms; })); }
+
+size_t Tombstones(Store& store) {
+  size_t n = 0;
+  for (const auto& row : Must(store.ChangesSince(0, 0))) n += row.deleted ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a tombstone is swept only after every peer's cursor has passed it", "[replication]") {
+  TempDir dir;
+  StoreOptions options;
+  options.node_id = "n-a";
+  options.tombstone_grace = std::chrono::milliseconds(0);  // old enough at once: only the acks decide
+  options.replication_peers = 2;
+  auto store = OpenWith(dir / "a.db", options);
+  const std::string inc = Must(store->Incarnation());
+  Set(*store, K({"k1"}), "1");
+  const uint64_t v1 = Del(*store, K({"k1"}));
+  Set(*store, K({"k2"}), "2");
+  const uint64_t v2 = Del(*store, K({"k2"}));
+  PassMillis(WallMillis() + 2);
+
+  CHECK(Must(store->SweepExpired()) == 0);  // no peer has said anything yet
+  CHECK(Tombstones(*store) == 2);
+  REQUIRE(store->SetMeta(PeerAckName("p1"), inc + ":" + std::to_string(v2)).ok());
+  CHECK(Must(store->SweepExpired()) == 0);  // p2 has not said yet
+  // An ack for an earlier data directory does not count, however far it claims to be.
+  REQUIRE(store->SetMeta(PeerAckName("p3"), "0123456789abcdef0123456789abcdef:999999").ok());
+  CHECK(Must(store->SweepExpired()) == 0);
+  CHECK(Tombstones(*store) == 2);
+
+  REQUIRE(store->SetMeta(PeerAckName("p2"), inc + ":" + std::to_string(v1)).ok());
+  CHECK(Must(store->SweepExpired()) == 1);  // k1's tombstone: both peers are past it
+  auto rows = Must(store->ChangesSince(0, 0));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].key == K({"k2"}));
+  CHECK(rows[0].deleted);
+
+  REQUIRE(store->SetMeta(PeerAckName("p2"), inc + ":" + std::to_string(v2)).ok());
+  CHECK(Must(store->SweepExpired()) == 1);
+  CHECK(Tombstones(*store) == 0);
+}
+
+TEST_CASE("acknowledged tombstones still wait for the grace period and a single node needs no acks", "[replication]") {
+  TempDir dir;
+  StoreOptions waiting;
+  waiting.node_id = "n-a";
+  waiting.replication_peers = 1;  // default grace: 24 h
+  auto a = OpenWith(dir / "a.db", waiting);
+  Set(*a, K({"k"}), "1");
+  const uint64_t v = Del(*a, K({"k"}));
+  REQUIRE(a->SetMeta(PeerAckName("p1"), Must(a->Incarnation()) + ":" + std::to_string(v)).ok());
+  CHECK(Must(a->SweepExpired()) == 0);
+  CHECK(Tombstones(*a) == 1);
+
+  StoreOptions single;
+  single.node_id = "n-b";
+  single.tombstone_grace = std::chrono::milliseconds(0);
+  auto b = OpenWith(dir / "b.db", single);
+  Set(*b, K({"k"}), "1");
+  Del(*b, K({"k"}));
+  PassMillis(WallMillis() + 2);
+  CHECK(Must(b->SweepExpired()) == 1);
+}
+
+TEST_CASE("replicated rows stamped beyond max_clock_skew are refused and leave the clock alone", "[replication]") {
+  TempDir dir;
+  HybridClock clock;
+  StoreOptions options;
+  options.node_id = "n-a";
+  options.clock = &clock;
+  options.max_clock_skew = std::chrono::milliseconds(5000);
+  auto store = OpenWith(dir / "a.db", options);
+  const uint64_t far = StampIn(3600 * 1000);
+  auto result = Apply(*store, {Row(K({"future"}), "1", far, "n-fast"), Row(K({"near"}), "2", StampIn(1000), "n-b")});
+  CHECK(result.rejected == 1);
+  CHECK(result.first_error.find("ahead of the local clock") != std::string::npos);
+  CHECK(result.first_error.find("max_clock_skew") != std::string::npos);
+  CHECK_FALSE(Value(*store, K({"future"})));
+  CHECK(Value(*store, K({"near"})) == "2");
+  CHECK(clock.Now() < far);  // the refused stamp did not drag the clock forward
+  CHECK_FALSE(clock.ObserveWithin(far, 5000));
+  CHECK(clock.Now() < far);
 }

@@ -20,9 +20,12 @@
 #include "actors/worker_actor.h"
 #include "runtime/node/worker_catalog.h"
 #include "tests/support/test_support.h"
+#include "tests/support/worker_rig.h"
 
 using namespace ami;
+using ami::test::ActiveRecord;
 using ami::test::Eventually;
+using ami::test::StaysFalse;
 using ami::test::TempDir;
 using json = nlohmann::json;
 
@@ -40,17 +43,6 @@ execution:
   critical_backoff: { initial: 1ms, factor: 1, max: 1ms }
   network_backoff: { initial: 1ms, factor: 1, max: 1ms }
 )YAML";
-
-// An active worker record with a fresh sid, as setWorker would make it.
-WorkerRecord ActiveRecord(const std::string& script, Priority priority = Priority::kNormal,
-                          WorkerMode mode = WorkerMode::kLoop) {
-  WorkerRecord fields;
-  fields.active = true;
-  fields.script = script;
-  fields.priority = priority;
-  fields.mode = mode;
-  return NewWorkerRecord("s-0001", fields, WallMillis());
-}
 
 struct NodeFixture {
   TempDir dir;
@@ -433,7 +425,7 @@ TEST_CASE("huge log lines are truncated, not kept whole", "[worker]") {
                  WorkerMode::kSingle);
   const auto file = f.dir / "data" / "logs" / "workers" / (w.sid + ".log");
   REQUIRE(Eventually([&] {
-    return ami::test::ReadFile(file).find("(line truncated: 100000 bytes)") != std::string::npos;
+    return ami::test::ReadFile(file).find("… [83616 bytes dropped: limits.max_log_line is 16384]") != std::string::npos;
   }));
   CHECK(ami::test::ReadFile(file).size() < 20000);
 }
@@ -447,35 +439,17 @@ TEST_CASE("huge log lines are truncated, not kept whole", "[worker]") {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using ami::test::MakeGrant;
 using namespace std::chrono_literals;
-
-LeaderGrant MakeGrant(uint64_t term, std::chrono::milliseconds valid_for) {
-  LeaderGrant g;
-  g.node = "s-0001";
-  g.term = term;
-  g.expires_at_ms = WallMillis() + valid_for.count();
-  g.valid_until = SteadyClock::now() + valid_for;
-  return g;
-}
 
 WorkerRecord LeaderRecord(const std::string& script, Priority priority = Priority::kHigh,
                           WorkerMode mode = WorkerMode::kLoop) {
-  WorkerRecord record = ActiveRecord(script, priority, mode);
-  record.execution_mode = ExecutionMode::kLeader;
-  return record;
+  return ActiveRecord(script, priority, mode, ExecutionMode::kLeader);
 }
 
 // What a node gives its workers — store actor, run queue, stats, exchanges — without the
 // node actor, whose placement would otherwise decide when leader workers run.
-struct WorkerHarness {
-  TempDir dir;
-  Config config;
-  std::unique_ptr<caf::actor_system_config> cfg;
-  std::unique_ptr<caf::actor_system> system;
-  caf::actor store;
-  caf::actor node;                      // stands in for the node actor: records (wfailed)
-  std::shared_ptr<WorkerEnvironment> env;
-  std::vector<std::pair<caf::actor, std::shared_ptr<js::StopSwitch>>> workers;
+struct WorkerHarness : ami::test::WorkerRig {
   std::shared_ptr<std::mutex> failures_mu = std::make_shared<std::mutex>();
   std::shared_ptr<std::vector<std::string>> failures = std::make_shared<std::vector<std::string>>();
 
@@ -484,74 +458,17 @@ struct WorkerHarness {
                              "plugins: { dirs: [\"" + (ami::test::BinaryDir() / "plugins").string() + "\"] }\n"
                              "exchanges:\n"
                              "  bybit: { connector: paper, test_controls: true }\n";
-    auto parsed = ParseConfig(yaml, "test.yaml", dir.path());
-    INFO(parsed.status().message());
-    REQUIRE(parsed.ok());
-    config = *parsed;
-    auto clock = std::make_shared<HybridClock>();
-    kv::StoreOptions store_options;
-    store_options.node_id = config.node.id;
-    store_options.clock = clock.get();
-    auto opened = kv::Store::Open(config.node.data_dir / "node.db", store_options);
-    REQUIRE(opened.ok());
     std::vector<std::string> problems;
-    auto exchanges = BuildExchangeDirectory(config, &problems);
-    std::string all_problems;
-    for (const auto& p : problems) all_problems += p + "\n";
-    INFO(all_problems);
-    REQUIRE(problems.empty());
-
-    js::InitializeV8();
-    cfg = std::make_unique<caf::actor_system_config>();
-    cfg->add_message_types<caf::id_block::ami>();
-    cfg->set("scheduler.max-threads", 3);
-    cfg->set("logger.verbosity", caf::atom("quiet"));
-    system = std::make_unique<caf::actor_system>(*cfg);
-    store = SpawnStoreActor(*system, std::move(*opened));
-    node = system->spawn([mu = failures_mu, list = failures](caf::event_based_actor*) -> caf::behavior {
+    Start(yaml, &problems, [mu = failures_mu, list = failures](caf::event_based_actor*) -> caf::behavior {
       return {[mu, list](failed_atom, const std::string& sid, const std::string& message) {
         std::lock_guard<std::mutex> lock(*mu);
         list->push_back(sid + ": " + message);
       }};
     });
-
-    env = std::make_shared<WorkerEnvironment>();
-    env->node_id = config.node.id;
-    env->store = &store;
-    env->run_queue = RunQueue::Create({2, true, std::chrono::milliseconds(2000)});
-    env->stats = std::make_shared<StatsRegistry>();
-    env->clock = clock;
-    env->limits = config.limits;
-    env->execution = config.execution;
-    env->log = config.log;
-    env->log_dir = config.node.data_dir / "logs" / "workers";
-    env->node_start_ms = WallMillis();
-    env->exchanges = exchanges;
-    env->connector_pool = std::make_shared<ConnectorPool>(2);
-  }
-
-  ~WorkerHarness() {
-    {
-      caf::scoped_actor self{*system};
-      for (auto& [worker, stop_switch] : workers) {  // as the node stops its workers
-        stop_switch->RequestStop(config.limits.stop_grace);
-        self->send(worker, stop_atom_v);
-      }
-      self->send_exit(node, caf::exit_reason::user_shutdown);
-      self->send_exit(store, caf::exit_reason::user_shutdown);
-    }
-    workers.clear();
-    node = nullptr;
-    store = nullptr;
-    system.reset();               // waits for every actor, the workers' stops included
-    env->connector_pool.reset();  // then the connector threads
-  }
-
-  caf::actor Spawn(const WorkerRecord& record, std::optional<LeaderGrant> grant) {
-    auto stop_switch = std::make_shared<js::StopSwitch>();
-    caf::actor worker = SpawnWorker(*system, env, record, node, stop_switch, std::move(grant));
-    workers.emplace_back(worker, stop_switch);
-    return worker;
+    std::string all_problems;
+    for (const auto& p : problems) all_problems += p + "\n";
+    INFO(all_problems);
+    REQUIRE(problems.empty());
   }
 
   void Grant(const caf::actor& worker, const LeaderGrant& grant) { caf::anon_send(worker, grant_atom_v, grant); }
@@ -567,23 +484,6 @@ struct WorkerHarness {
         .receive([&](js::KvReply& reply) { out = std::move(reply.entries); }, [](caf::error&) { FAIL("store"); });
     return out;
   }
-
-  std::optional<json> Local(const std::string& name) {
-    caf::scoped_actor self{*system};
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.space = kv::Space::kLocal;
-    get.key = kv::MakeKey({name});
-    std::optional<json> out;
-    self->request(store, std::chrono::seconds(30), kv_atom_v, std::move(get))
-        .receive([&](js::KvReply& reply) { if (reply.entry) out = json::parse(reply.entry->value); },
-                 [](caf::error&) { FAIL("store"); });
-    return out;
-  }
-
-  WorkerStats Stats(const std::string& sid) { return env->stats->Get(sid).value_or(WorkerStats{}); }
-
-  std::string Log(const std::string& sid) { return ami::test::ReadFile(env->log_dir / (sid + ".log")); }
 
   // A direct call on the paper exchange, as another node's leader would make it.
   plugin::CallResult Paper(const std::string& sid, uint64_t term, const std::string& method, const json& args) {
@@ -602,11 +502,6 @@ struct WorkerHarness {
 // [prefix, term]
 kv::Key TermKey(const std::string& prefix, double term) {
   return {kv::KeyPart::String(prefix), kv::KeyPart::Number(term)};
-}
-
-// True when `condition` stays false for all of `period` (a bounded wait, not a sleep).
-bool StaysFalse(const std::function<bool()>& condition, std::chrono::milliseconds period) {
-  return !Eventually(condition, period);
 }
 
 // Each iteration stores [<prefix>, term, n] = {at, expiresAt}; n counts iterations of one

@@ -2,11 +2,16 @@
 // that thousands of short-lived WorkerLogs don't leak loggers or file descriptors.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -102,24 +107,116 @@ TEST_CASE("worker log lines reach the file in the compat format", "[log]") {
   log->Write(LogLevel::kDebug, "trailing newline\n");
   log->Flush();
 
-  REQUIRE(Eventually([&] { return FileHasLines(log->file(), 5); }));
+  REQUIRE(Eventually([&] { return FileHasLines(log->file(), 4); }));
   const auto lines = Lines(ReadFile(log->file()));
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 4);
   CHECK(std::regex_match(lines[0], kLine));
   CHECK(lines[0].ends_with("] [INFO] Worker script initialized!"));
   CHECK(std::regex_match(lines[1], kLine));
   CHECK(lines[1].ends_with("] [WARN] careful {} {0} %s"));
   CHECK(std::regex_match(lines[2], kLine));
-  CHECK(lines[2].ends_with("] [ERROR] line one"));
-  CHECK(lines[3] == "line two");   // a multi-line message is kept as given
-  CHECK(std::regex_match(lines[4], kLine));
-  CHECK(lines[4].ends_with("] [DEBUG] trailing newline"));
+  CHECK(lines[2].ends_with("] [ERROR] line one\\nline two"));   // one message, one line
+  CHECK(std::regex_match(lines[3], kLine));
+  CHECK(lines[3].ends_with("] [DEBUG] trailing newline"));
 
   const auto recent = log->Recent(10);
   REQUIRE(recent.size() == 4);
-  CHECK(recent[0] == lines[0]);
-  CHECK(recent[2] == lines[2] + "\n" + lines[3]);
-  CHECK(recent[3] == lines[4]);
+  CHECK(recent == lines);
+}
+
+TEST_CASE("control characters in a message cannot forge log lines", "[log][hostile]") {
+  CaptureNodeLog capture;
+  TempDir tmp;
+  auto log = *WorkerLog::Open(kSid, tmp.path(), Settings());
+  // A script trying to forge a line of another worker, recolor the terminal, and use
+  // the Unicode separators and NEL some viewers break lines at.
+  const std::string forged = "ok\n[2026-11-29T02:05:30.123Z] [ERROR] forged\r\x1b[31mred\x01\x7f\ttab"
+                             "\xc2\x85nel\xe2\x80\xa8ls\xe2\x80\xa9ps \xe2\x82\xac euro";
+  log->Write(LogLevel::kInfo, forged);
+  log->Flush();
+  REQUIRE(Eventually([&] { return FileHasLines(log->file(), 1); }));
+  const auto lines = Lines(ReadFile(log->file()));
+  REQUIRE(lines.size() == 1);
+  const std::string expected =
+      "ok\\n[2026-11-29T02:05:30.123Z] [ERROR] forged\\r\\x1b[31mred\\x01\\x7f\\ttab"
+      "\\u0085nel\\u2028ls\\u2029ps \xe2\x82\xac euro";
+  CHECK(lines[0].ends_with("] [INFO] " + expected));
+  CHECK(EscapeLogMessage(forged) == expected);
+  for (char c : lines[0]) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  // The node log's copy is escaped too.
+  const auto node_lines = Lines(capture.text());
+  REQUIRE(node_lines.size() == 1);
+  CHECK(node_lines[0] == "info|worker abcdef12: [INFO] " + expected);
+}
+
+TEST_CASE("a message longer than max_line is cut, with the bytes dropped said", "[log][hostile]") {
+  CaptureNodeLog quiet;
+  TempDir tmp;
+  auto log = *WorkerLog::Open(kSid, tmp.path(), Settings(), /*max_line=*/1000);
+  // The cut falls inside a 3-byte character: it must not split it.
+  std::string big(1000 + 256 - 1, 'a');
+  for (int i = 0; i < 1000; ++i) big += "\xe2\x82\xac";
+  log->Write(LogLevel::kInfo, big);
+  const auto recent = log->Recent(1);
+  REQUIRE(recent.size() == 1);
+  const std::string& line = recent[0];
+  const std::string marker = "… [" + std::to_string(big.size() - 1255) + " bytes dropped]";
+  CHECK(line.ends_with(std::string(1255, 'a') + marker));
+  CHECK(line.size() < 1400);
+  log->Write(LogLevel::kInfo, std::string(1200, 'b'));   // within the slack: whole
+  CHECK(log->Recent(1)[0].ends_with(std::string(1200, 'b')));
+}
+
+namespace {
+// A sink that holds the (shared) background thread until released: the disk or the
+// thread cannot keep up.
+class StallSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit StallSink(std::shared_future<void> release) : release_(std::move(release)) {}
+  std::atomic<bool> entered{false};
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg&) override {
+    entered = true;
+    release_.wait();
+  }
+  void flush_() override {}
+
+ private:
+  std::shared_future<void> release_;
+};
+}  // namespace
+
+TEST_CASE("a full log queue drops worker lines instead of blocking, and says how many", "[log][hostile]") {
+  CaptureNodeLog quiet;   // a synchronous node logger: only the worker's lines queue
+  TempDir tmp;
+  auto log = *WorkerLog::Open(kSid, tmp.path(), Settings(1 << 20, 5, 100));
+  REQUIRE(spdlog::thread_pool());   // WorkerLog's pool, installed as spdlog's own
+  std::promise<void> release;
+  auto sink = std::make_shared<StallSink>(release.get_future().share());
+  auto stall = std::make_shared<spdlog::async_logger>("stall", sink, spdlog::thread_pool(),
+                                                      spdlog::async_overflow_policy::overrun_oldest);
+  stall->info("stall");
+  REQUIRE(Eventually([&] { return sink->entered.load(); }));
+  // Far more lines than the queue holds, from another thread: a Write that waited for
+  // room would hang that thread until the release below.
+  auto writer = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 10000; ++i) log->Write(LogLevel::kInfo, "line " + std::to_string(i));
+  });
+  const bool finished = writer.wait_for(std::chrono::seconds(120)) == std::future_status::ready;
+  release.set_value();
+  REQUIRE(finished);
+  REQUIRE(Eventually([&] { return spdlog::thread_pool()->queue_size() == 0; }));   // drained
+  const uint64_t dropped = log->dropped();
+  CHECK(dropped > 0);
+  CHECK(dropped < 10000);
+  log->Write(LogLevel::kInfo, "after the stall");
+  log->Flush();
+  REQUIRE(Eventually([&] { return ReadFile(log->file()).find("after the stall") != std::string::npos; }));
+  const std::string text = ReadFile(log->file());
+  CHECK(text.find("] [WARN] " + std::to_string(dropped) + " log lines dropped (the log queue was full)\n") !=
+        std::string::npos);
+  CHECK(Lines(text).size() == 10000 - dropped + 2);   // every line not dropped, the notice, the last
 }
 
 TEST_CASE("the ring keeps the last ring_lines lines", "[log]") {
@@ -197,12 +294,11 @@ TEST_CASE("worker lines go to the node log with the sid prefix and level", "[log
   log->Write(LogLevel::kWarn, "hmm");
   log->Write(LogLevel::kError, "boom\nstack");
   const auto lines = Lines(capture.text());
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 4);
   CHECK(lines[0] == "info|worker abcdef12: [INFO] hello");
   CHECK(lines[1] == "debug|worker abcdef12: [DEBUG] details");
   CHECK(lines[2] == "warning|worker abcdef12: [WARN] hmm");
-  CHECK(lines[3] == "error|worker abcdef12: [ERROR] boom");
-  CHECK(lines[4] == "stack");
+  CHECK(lines[3] == "error|worker abcdef12: [ERROR] boom\\nstack");
 }
 
 TEST_CASE("InitNodeLog writes node.log and checks the level", "[log]") {

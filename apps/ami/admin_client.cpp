@@ -6,6 +6,9 @@
 #include <set>
 
 #include "actors/messages.h"
+#include "runtime/config/host_port.h"
+#include "transport/caf_openssl_fixes.h"
+#include "transport/caf_tls.h"
 
 namespace ami::shell {
 
@@ -22,7 +25,8 @@ Status FromErrorReply(const nlohmann::json& error, const NodeAddress& address) {
   }
   if (code == "unauthorized")
     return Status::IOError("node " + address.ToString() + " refused the admin token (unauthorized): " + message +
-                           "; give the node's admin.token with --token or AMI_TOKEN");
+                           "; give the node's admin token with --token-file FILE (its <data_dir>/admin.token when "
+                           "the config sets none), AMI_TOKEN or --token");
   if (code == "invalid") return Status::InvalidArgument(message);
   if (code == "not_found") return Status::NotFound(message);
   if (code == "conflict") return Status::Conflict(message);
@@ -33,18 +37,9 @@ Status FromErrorReply(const nlohmann::json& error, const NodeAddress& address) {
 }  // namespace
 
 Result<NodeAddress> ParseNodeAddress(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return Status::InvalidArgument("expected HOST:PORT like 127.0.0.1:7201, got \"" + text + "\"");
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const std::string port_text = text.substr(colon + 1);
-  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
-    return Status::InvalidArgument("expected HOST:PORT like 127.0.0.1:7201, got \"" + text + "\"");
-  const int port = std::stoi(port_text);
-  if (port < 1 || port > 65535)
-    return Status::InvalidArgument("port must be between 1 and 65535, got \"" + text + "\"");
-  return NodeAddress{host, static_cast<uint16_t>(port)};
+  auto parsed = ParseHostPort(text);
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message());
+  return NodeAddress{parsed->host, parsed->port};
 }
 
 struct AdminClient::Impl {
@@ -54,11 +49,14 @@ struct AdminClient::Impl {
   caf::actor admin;  // null until connected, and again once the connection is gone
 };
 
-AdminClient::AdminClient(NodeAddress address, std::string token)
-    : address_(std::move(address)), token_(std::move(token)), impl_(std::make_unique<Impl>()) {
+AdminClient::AdminClient(NodeAddress address, std::string token, TlsFiles tls)
+    : address_(std::move(address)), token_(std::move(token)), tls_(std::move(tls)), impl_(std::make_unique<Impl>()) {
   // The same type-ID block as the node: CAF matches message types across processes by name.
   impl_->cfg.add_message_types<caf::id_block::ami>();
-  impl_->cfg.load<caf::io::middleman>();
+  // Every node port requires a client certificate (transport/caf_tls.h); without one the
+  // middleman still loads so that Connect() can say what is missing.
+  if (tls_.enabled()) transport::UseTls(impl_->cfg, {tls_.ca_file, tls_.cert_file, tls_.key_file});
+  else impl_->cfg.load<caf::io::middleman>();
   // A shell sends one request at a time; a couple of threads are plenty.
   impl_->cfg.set("scheduler.max-threads", 2);
   impl_->cfg.set("logger.verbosity", caf::atom("quiet"));
@@ -75,10 +73,14 @@ AdminClient::~AdminClient() {
 
 Status AdminClient::Connect() {
   auto& self = *impl_->self;
-  // The middleman's connect request rather than middleman().remote_actor(): the latter
-  // waits forever for a peer that accepts the connection but never speaks CAF.
+  if (!tls_.enabled())
+    return Status::IOError("cannot reach node " + address_.ToString() +
+                           ": nodes accept only TLS clients with a certificate; give --node-dir DIR for a node on "
+                           "this machine (its data directory), or --tls-ca, --tls-cert and --tls-key");
+  // The connect request rather than remote_actor(): the latter waits forever for a peer
+  // that accepts the connection but never speaks CAF.
   Status status = Status::OK();
-  self->request(impl_->system->middleman().actor_handle(), kConnectTimeout, caf::connect_atom::value, address_.host,
+  self->request(transport::Connector(*impl_->system), kConnectTimeout, caf::connect_atom::value, address_.host,
                 address_.port)
       .receive(
           [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
@@ -95,6 +97,11 @@ Status AdminClient::Connect() {
               why = "connection failed (is amid running with admin.listen " + address_.ToString() + "?)";
             else if (err == caf::sec::request_timeout)
               why = "no answer within " + std::to_string(kConnectTimeout.count()) + " s";
+            else if (err == caf::sec::disconnect_during_handshake)
+              why = "the TLS handshake did not complete: no TLS answer within " +
+                    std::to_string(transport::detail::kHandshakeDeadline.count()) +
+                    " s (is it the node's admin.listen?), or a certificate was refused (the node's must be "
+                    "signed by " + tls_.ca_file + ", and " + tls_.cert_file + " by the node's CA)";
             status = Status::IOError("cannot reach node " + address_.ToString() + ": " + why);
           });
   if (!status.ok()) return status;

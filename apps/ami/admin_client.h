@@ -22,22 +22,37 @@
 
 namespace ami::shell {
 
-// "host:port" split and checked; a bare "host" or a port outside 1..65535 is an error.
+// "host:port" split and checked (ParseHostPort: names, IPv4, bracketed IPv6 literals);
+// a bare "host" or a port outside 1..65535 is an error. `host` has no brackets.
 struct NodeAddress {
   std::string host;
   uint16_t port = 0;
-  std::string ToString() const { return host + ":" + std::to_string(port); }
+  std::string ToString() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
 };
 Result<NodeAddress> ParseNodeAddress(const std::string& text);
 
+// The operator's TLS identity for a node whose config has a tls: section: the cluster CA
+// that signed the node's certificate, and this operator's certificate and key, signed by
+// the same CA. All three or none (main.cpp checks that, and that each file is readable).
+struct TlsFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !ca_file.empty(); }
+};
+
 class AdminClient {
  public:
-  AdminClient(NodeAddress address, std::string token);
+  // With `tls` enabled the connection is mutual TLS; without, plain (loopback nodes).
+  AdminClient(NodeAddress address, std::string token, TlsFiles tls = {});
   ~AdminClient();
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
   const NodeAddress& address() const { return address_; }
+  const TlsFiles& tls() const { return tls_; }
 
   // Sends {"op": op, "args": args} and returns the reply's `result`. Connects on first
   // use, and again after the connection was lost (a node restarted between two
@@ -51,6 +66,7 @@ class AdminClient {
   Status Connect();
   NodeAddress address_;
   std::string token_;
+  TlsFiles tls_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -758,9 +758,15 @@ std::string Shell::Help(const std::string& command) {
     return text;
   }
   std::string text =
-      "usage: ami [--node HOST:PORT] [--token TOKEN] [--json] [--yes] [--no-color] [COMMAND …]\n"
+      "usage: ami [--node HOST:PORT] [--node-dir DATA_DIR] [--token TOKEN | --token-file FILE]\n"
+      "           [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
+      "           [--json] [--yes] [--no-color] [COMMAND …]\n"
       "  no COMMAND: interactive shell (history, tab completion); AMI_NODE / AMI_TOKEN set the\n"
-      "  node (default 127.0.0.1:7201) and token. SID is a worker sid or a unique prefix of one.\n";
+      "  node (default 127.0.0.1:7201) and token. --node-dir (or AMI_NODE_DIR), for a node on\n"
+      "  this machine with no tls: section: its data directory, whose tls/ and admin.token\n"
+      "  ami then uses. --token-file reads a token from a file. --tls-* (or AMI_TLS_CA,\n"
+      "  AMI_TLS_CERT, AMI_TLS_KEY): the cluster CA and your certificate and key, for a node\n"
+      "  with a tls: section. SID is a worker sid or a unique prefix of one.\n";
   std::string group;
   for (const auto& c : Commands()) {
     if (c.name == "quit") continue;

@@ -14,6 +14,7 @@
 
 #include "actors/local_node.h"
 #include "runtime/config/config.h"
+#include "runtime/config/node_files.h"
 #include "runtime/js/engine.h"
 #include "runtime/log/worker_log.h"
 
@@ -55,13 +56,17 @@ void RaiseFileLimit() {
 }
 
 int RunNode(const ami::Config& config, const sigset_t& signals) {
-  ami::Status log_status = ami::InitNodeLog(config.node.data_dir, config.log.level);
+  // A new data dir is private (0700) from the start: it holds the store, the logs and
+  // the admin token. One that exists is left alone and warned about below.
+  ami::Status log_status = ami::CreatePrivateDataDir(config.node.data_dir);
+  if (log_status.ok()) log_status = ami::InitNodeLog(config.node.data_dir, config.log.level);
   if (!log_status.ok()) {
     std::cerr << "amid: " << log_status.message() << "\n";
     return 1;
   }
   RaiseFileLimit();
   spdlog::info("amid starting: node {} data {}", config.node.id, config.node.data_dir.string());
+  for (const auto& warning : ami::FilePermissionWarnings(config)) spdlog::warn("{}", warning);
   if (config.cluster)
     spdlog::info("cluster {}: {} configured peers, lease ttl {} ms", config.cluster->name, config.cluster->peers.size(),
                  config.cluster->lease.ttl.count());

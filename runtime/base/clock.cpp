@@ -33,4 +33,12 @@ void HybridClock::Observe(uint64_t remote) {
   if (remote > last_) last_ = remote;
 }
 
+int64_t HybridClock::AheadMs(uint64_t stamp) { return WallPart(stamp) - WallMillis(); }
+
+bool HybridClock::ObserveWithin(uint64_t remote, int64_t max_ahead_ms) {
+  if (AheadMs(remote) > max_ahead_ms) return false;
+  Observe(remote);
+  return true;
+}
+
 }  // namespace ami

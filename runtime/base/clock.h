@@ -20,6 +20,12 @@ class HybridClock {
  public:
   uint64_t Now();
   void Observe(uint64_t remote);
+  // Observe(), unless `remote` is more than `max_ahead_ms` ahead of the local wall clock:
+  // then nothing changes and it returns false. One node with a fast clock (or a forged
+  // stamp) must not drag every clock forward for good (cluster.max_clock_skew).
+  bool ObserveWithin(uint64_t remote, int64_t max_ahead_ms);
+  // How many ms the wall part of `stamp` is ahead of the local wall clock (<= 0: not ahead).
+  static int64_t AheadMs(uint64_t stamp);
   static int64_t WallPart(uint64_t stamp) { return static_cast<int64_t>(stamp >> 16); }
   static uint32_t LogicalPart(uint64_t stamp) { return static_cast<uint32_t>(stamp & 0xffff); }
 

@@ -193,9 +193,9 @@ bool LeaseManager::Refuses(const Acceptor& a, const Ballot& b) const {
   return b.counter < a.promised.counter || (b.counter == a.promised.counter && b.node != a.promised.node);
 }
 
-void LeaseManager::OnPrepare(Instance& in, const LeaseMsg& msg, int64_t now) {
-  if (Silent(now)) return;
-  Acceptor& a = in.acceptor;
+// An acceptor's answer to `msg`: a kReject naming the counter to beat when it refuses
+// the ballot; otherwise the caller fills in the kind.
+LeaseMsg LeaseManager::Answer(const Acceptor& a, const LeaseMsg& msg) const {
   LeaseMsg r;
   r.sid = msg.sid;
   r.from = options_.self;
@@ -203,7 +203,15 @@ void LeaseManager::OnPrepare(Instance& in, const LeaseMsg& msg, int64_t now) {
   if (Refuses(a, msg.ballot)) {
     r.kind = LeaseMsg::kReject;
     r.highest_counter = a.promised.counter;
-  } else {
+  }
+  return r;
+}
+
+void LeaseManager::OnPrepare(Instance& in, const LeaseMsg& msg, int64_t now) {
+  if (Silent(now)) return;
+  Acceptor& a = in.acceptor;
+  LeaseMsg r = Answer(a, msg);
+  if (r.kind != LeaseMsg::kReject) {
     a.promised = msg.ballot;
     r.kind = LeaseMsg::kPromise;
     r.highest_counter = a.promised.counter;
@@ -219,14 +227,8 @@ void LeaseManager::OnPrepare(Instance& in, const LeaseMsg& msg, int64_t now) {
 void LeaseManager::OnPropose(Instance& in, const LeaseMsg& msg, int64_t now) {
   if (Silent(now) || msg.lease_ms <= 0 || msg.lease_ms > kMaxLeaseMs) return;
   Acceptor& a = in.acceptor;
-  LeaseMsg r;
-  r.sid = msg.sid;
-  r.from = options_.self;
-  r.ballot = msg.ballot;
-  if (Refuses(a, msg.ballot)) {
-    r.kind = LeaseMsg::kReject;
-    r.highest_counter = a.promised.counter;
-  } else {
+  LeaseMsg r = Answer(a, msg);
+  if (r.kind != LeaseMsg::kReject) {
     a.promised = msg.ballot;
     a.holder = msg.ballot.node;
     a.term = msg.term;

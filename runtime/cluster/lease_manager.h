@@ -189,6 +189,7 @@ class LeaseManager {
   // Acceptor role.
   bool Silent(int64_t now) const { return now < silent_until_; }
   bool Refuses(const Acceptor& a, const Ballot& b) const;
+  LeaseMsg Answer(const Acceptor& a, const LeaseMsg& msg) const;
   void OnPrepare(Instance& in, const LeaseMsg& msg, int64_t now);
   void OnPropose(Instance& in, const LeaseMsg& msg, int64_t now);
   void OnRelease(Instance& in, const LeaseMsg& msg, int64_t now);

@@ -1,9 +1,10 @@
 // Loading and checking the node's YAML config. The schema lives in the Read* functions
 // below; yaml_reader.h does the per-value checking and problem collection, so a file
 // with many mistakes gets all of them reported in one go.
+// Over 600 lines: the whole schema in one reader, so every key and its checks are found in
+// one place; host:port, YAML alias limits and node files are in their own files.
 #include "runtime/config/config.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,6 +18,10 @@
 #include <map>
 #include <set>
 
+#include "runtime/base/digest.h"
+#include "runtime/config/host_port.h"
+#include "runtime/config/node_files.h"
+#include "runtime/config/yaml_guard.h"
 #include "runtime/config/yaml_reader.h"
 
 namespace ami {
@@ -104,9 +109,14 @@ bool IsEnvName(std::string_view s) {
   });
 }
 
-bool IsLoopbackListen(std::string_view listen) {
-  std::string_view host = listen.substr(0, listen.rfind(':'));
-  return host == "localhost" || host == "[::1]" || host.substr(0, 4) == "127.";
+// Empty when `path` can be opened for reading; else why not ("cannot read \"…\": …").
+std::string CheckReadable(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "cannot read " + Quote(path.string()) + ": it is a directory";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "cannot read " + Quote(path.string()) + ": " + std::strerror(errno);
+  std::fclose(f);
+  return "";
 }
 
 Result<std::string> ReadWholeFile(const fs::path& path) {
@@ -124,19 +134,6 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   std::fclose(f);
   if (failed) return Status::IOError("cannot read " + Quote(path.string()) + ": " + std::strerror(err));
   return text;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
 }
 
 // An unambiguous, order-independent serialization of YAML values: comments, quoting
@@ -184,7 +181,7 @@ void AppendCanonical(const YAML::Node& node, std::string* out) {
 }
 
 const std::vector<std::string_view> kTopKeys = {
-    "node", "cluster", "admin", "limits", "execution",
+    "node", "cluster", "admin", "tls", "limits", "execution",
     "log", "plugins", "exchanges", "accounts", "workers"};
 const std::vector<std::string_view> kWorkerKeys = {
     "name", "sid", "template", "script", "script_file",
@@ -210,7 +207,10 @@ class ConfigReader {
     ReadNode(top);
     ReadCluster(top);
     ReadAdmin(top);
-    ReadLimits(MapReader(ctx_, top.Field("limits"), {"heap", "cpu_per_run", "stop_grace"}));
+    ReadTls(top);
+    ReadLimits(MapReader(ctx_, top.Field("limits"),
+                         {"heap", "cpu_per_run", "stop_grace", "max_timers", "max_pending_calls",
+                          "max_list_results", "max_log_line", "max_log_lines_per_sec"}));
     ReadExecution(top);
     ReadLog(top);
     ReadPlugins(top);
@@ -247,7 +247,7 @@ class ConfigReader {
     if (m.Has(key) && m.Has(env_key)) {
       m.Field(env_key).Report("give either " + key + " or " + env_key + ", not both");
     } else if (m.Has(key)) {
-      m.Field(key).String(out);
+      if (m.Field(key).String(out)) cfg_.inline_secrets.push_back(m.PathOf(key));
     } else if (m.Has(env_key)) {
       ReadEnv(m.Field(env_key), out);
     } else if (required) {
@@ -269,23 +269,27 @@ class ConfigReader {
     if (!top.Has("cluster")) return;
     MapReader m(ctx_, top.Field("cluster"),
                 {"name", "secret", "secret_env", "listen", "peers", "lease", "heartbeat", "fault_injection",
-                 "lease_clock_rate"});
+                 "lease_clock_rate", "max_clock_skew"});
     if (!m.valid()) return;
     ClusterSection c;
     m.Required("name").String(&c.name);
     ReadSecret(m, "secret", "secret_env", &c.secret, true);
-    m.Required("listen").HostPort(&c.listen, true);
+    auto listen = m.Required("listen");
+    HostPort address;
+    if (listen.HostPort(&c.listen, true, &address)) RequireLoopbackWithoutTls(top, listen, address);
     std::set<std::string> seen;
     m.Field("peers").ForEach([&](const ValueReader& item) {
       std::string peer;
-      if (!item.HostPort(&peer, false)) return;
+      if (!item.HostPort(&peer, false, &address)) return;
       if (!seen.insert(peer).second) return item.Report("duplicate peer " + Quote(peer));
+      RequireLoopbackWithoutTls(top, item, address);
       // Every node may list the whole cluster; its own address is not a peer.
       if (peer != c.listen) c.peers.push_back(peer);
     });
     ReadLease(MapReader(ctx_, m.Field("lease"), {"ttl", "renew", "margin"}), &c.lease);
     if (auto hb = m.Field("heartbeat"); hb.present()) hb.Duration(&c.heartbeat, 10ms);
     if (auto fi = m.Field("fault_injection"); fi.present()) fi.Bool(&c.fault_injection);
+    if (auto skew = m.Field("max_clock_skew"); skew.present()) skew.Duration(&c.max_clock_skew, 100ms);
     if (auto rate = m.Field("lease_clock_rate"); rate.present()) {
       if (rate.Number(&c.lease_clock_rate, 0.01) && c.lease_clock_rate > 100)
         rate.Report("must be between 0.01 and 100");
@@ -326,12 +330,45 @@ class ConfigReader {
     MapReader m(ctx_, top.Field("admin"), {"listen", "token", "token_env"});
     if (!m.valid()) return;
     AdminSection a;
-    bool listen_ok = m.Required("listen").HostPort(&a.listen, true);
+    auto listen = m.Required("listen");
+    HostPort address;
+    if (listen.HostPort(&a.listen, true, &address)) RequireLoopbackWithoutTls(top, listen, address);
+    // Without a token the node uses (or generates) <data_dir>/admin.token; one given here
+    // must not be guessable by trying short strings. Its length is not quoted back.
     ReadSecret(m, "token", "token_env", &a.token, false);
-    // An admin port without a token is only acceptable where only this machine reaches it.
-    if (listen_ok && !m.Has("token") && !m.Has("token_env") && !IsLoopbackListen(a.listen))
-      m.Missing("token", "admin.listen is not a loopback address; give token or token_env");
+    if (!a.token.empty() && a.token.size() < kMinAdminTokenBytes) {
+      const bool from_env = m.Has("token_env");
+      m.Field(from_env ? "token_env" : "token")
+          .Report(std::string(from_env ? "the token in this variable" : "the token") + " must be at least " +
+                  std::to_string(kMinAdminTokenBytes) + " bytes long");
+      a.token.clear();
+    }
     cfg_.admin = std::move(a);
+  }
+
+  // Without a tls: section nothing authenticates or encrypts the ports, so they must be
+  // reachable from this machine only: every listen and peer address is a loopback one.
+  void RequireLoopbackWithoutTls(const MapReader& top, const ValueReader& v, const HostPort& address) {
+    if (top.Has("tls") || address.is_loopback) return;
+    v.Report(Quote(v.node().Scalar()) +
+             " is not a loopback address; without a tls: section amid listens on and connects to "
+             "loopback addresses only (see docs/security.md)");
+  }
+
+  void ReadTls(const MapReader& top) {
+    if (!top.Has("tls")) return;
+    MapReader m(ctx_, top.Field("tls"), {"ca_file", "cert_file", "key_file"});
+    if (!m.valid()) return;
+    TlsSection t;
+    for (auto [key, out] : {std::pair{"ca_file", &t.ca_file}, {"cert_file", &t.cert_file}, {"key_file", &t.key_file}}) {
+      std::string text;
+      auto field = m.Required(key);
+      if (!field.String(&text)) continue;
+      *out = Resolve(text);
+      // Checked now, so a typo stops the node before it starts, not at the first peer.
+      if (std::string why = CheckReadable(*out); !why.empty()) field.Report(why);
+    }
+    cfg_.tls = std::move(t);
   }
 
   void ReadLimits(const MapReader& m) {
@@ -339,6 +376,11 @@ class ConfigReader {
     m.Field("heap").Size(&l.heap_bytes, 16ull << 20);
     m.Field("cpu_per_run").Duration(&l.cpu_per_run, 10ms);
     m.Field("stop_grace").Duration(&l.stop_grace, 0ms);
+    m.Field("max_timers").Int(&l.max_timers, 1, 1000000);
+    m.Field("max_pending_calls").Int(&l.max_pending_calls, 1, 100000);
+    m.Field("max_list_results").Int(&l.max_list_results, 1, 1000000);
+    m.Field("max_log_line").Size(&l.max_log_line, 256);
+    m.Field("max_log_lines_per_sec").Int(&l.max_log_lines_per_sec, 1, 1000000);
   }
 
   void ReadExecution(const MapReader& top) {
@@ -398,8 +440,11 @@ class ConfigReader {
       ExchangeSection s;
       s.id = entry.key;
       x.Required("connector").String(&s.connector);
+      if (auto t = x.Field("timeout"); t.present()) t.Duration(&s.timeout, 1ms);
+      if (auto n = x.Field("threads"); n.present()) n.Int(&s.threads, 1, 64);
       for (const auto& option : x.entries())
-        if (option.key != "connector") x.Field(option.key).AnyString(&s.options[option.key]);
+        if (option.key != "connector" && option.key != "timeout" && option.key != "threads")
+          x.Field(option.key).AnyString(&s.options[option.key]);
       cfg_.exchanges.push_back(std::move(s));
     }
   }
@@ -464,7 +509,9 @@ class ConfigReader {
       if (from_template && !checked.assigned_node) checked.execution_mode = ExecutionMode::kParallel;
       CheckRecord(m, checked);
     }
-    d.source_hash = HashDeclaration(m, r.script);
+    // Only a file that loads is ever applied; after a problem nothing walks its values
+    // (the alias pre-pass bounds the walk anyway).
+    if (ctx_.ok()) d.source_hash = HashDeclaration(m, r.script);
     cfg_.workers.push_back(std::move(d));
   }
 
@@ -613,6 +660,12 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name,
   Config cfg;
   cfg.file = name;
   try {
+    // Before anything walks the tree: a few hundred bytes of nested aliases would expand
+    // to billions of nodes (see yaml_guard.h).
+    if (auto problem = config_internal::CheckAliasExpansion(yaml_text)) {
+      ctx.Report(problem->mark, "aliases", problem->message);
+      return ctx.Failure();
+    }
     YAML::Node root = YAML::Load(std::string(yaml_text));
     ConfigReader(ctx, base, cfg).Read(root);
   } catch (const YAML::Exception& e) {

@@ -5,6 +5,11 @@
 // bad durations ("10s", "250ms", "1m", "2h") and sizes ("128MB", "64KiB", "1GB"),
 // missing required fields, bad enum values. Nothing is started from a file that has
 // any problem.
+//
+// Hardening rules enforced here (docs/security.md): a document whose YAML aliases would
+// expand beyond a fixed limit is refused before it is walked (yaml_guard.h); without a
+// `tls:` section every listen and peer address must be a loopback one; the tls files
+// must be readable; an admin token, when given, is at least 16 bytes.
 #pragma once
 
 #include <chrono>
@@ -40,6 +45,8 @@ struct LeaseSection {
 struct ClusterSection {
   std::string name;
   std::string secret;                     // from `secret` or the env var in `secret_env`; never logged
+  // Addresses are kept as written ("[::1]:7101"); ParseHostPort (host_port.h) gives the
+  // host without brackets for CAF and sockets, and whether it is loopback.
   std::string listen;                     // "host:port" (port 0 = any free port)
   // "host:port" each. The file may list the whole cluster; the entry equal to `listen`
   // is dropped, so this holds only the other nodes.
@@ -52,12 +59,25 @@ struct ClusterSection {
   // Test only (needs fault_injection): this node's lease timers run at this rate of the
   // real clock — clock drift, to prove the lease checker catches what drift breaks.
   double lease_clock_rate = 1.0;
+  // Hybrid-clock stamps from peers further than this ahead of the local clock are refused
+  // (one fast clock must not drag the cluster's clock forward for good).
+  Millis max_clock_skew{5000};
+};
+
+// `tls:` — one block for both ports (cluster and admin). Peers and operators must present
+// certificates signed by ca_file; this node presents cert_file/key_file. Without it every
+// listen address must be a loopback address.
+struct TlsSection {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
 };
 
 struct AdminSection {
   std::string listen;                     // "host:port" (port 0 = any free port)
-  // From `token` or `token_env`; never logged. Empty = no authentication, which the
-  // loader only accepts when `listen` is a loopback address.
+  // From `token` or `token_env`; never logged; at least 16 bytes when given. Empty = none
+  // configured: the node then reads, or generates at first start, <data_dir>/admin.token
+  // (LoadOrCreateAdminToken in node_files.h). The admin service never runs without one.
   std::string token;
 };
 
@@ -65,6 +85,12 @@ struct LimitsSection {
   uint64_t heap_bytes = 128ull << 20;     // V8 heap per worker isolate
   Millis cpu_per_run{10000};              // one synchronous run of a script
   Millis stop_grace{5000};                // after abort, before TerminateExecution
+  // Per-worker caps on what a script can hold or produce (docs/security.md).
+  int max_timers = 1000;                  // pending Stels.sleep/setTimeout timers
+  int max_pending_calls = 256;            // KV and exchange calls in flight
+  int max_list_results = 1000;            // entries one KV list returns (and its default limit)
+  uint64_t max_log_line = 16ull << 10;    // bytes of one log message; longer ones are cut
+  int max_log_lines_per_sec = 200;        // excess lines are dropped and counted
 };
 
 struct BackoffSection {
@@ -95,6 +121,10 @@ struct LogSection {
 struct ExchangeSection {
   std::string id;                         // the key, e.g. "bybit"
   std::string connector;                  // plugin id, e.g. "paper"
+  // Runtime keys (not passed to the connector): a call not answered within `timeout`
+  // fails with RequestTimeout; `threads` is this exchange's own pool (a bulkhead).
+  Millis timeout{30000};
+  int threads = 2;
   std::map<std::string, std::string> options;
 };
 
@@ -129,6 +159,7 @@ struct Config {
   NodeSection node;
   std::optional<ClusterSection> cluster;
   std::optional<AdminSection> admin;
+  std::optional<TlsSection> tls;
   LimitsSection limits;
   ExecutionSection execution;
   LogSection log;
@@ -136,6 +167,10 @@ struct Config {
   std::vector<ExchangeSection> exchanges;
   std::vector<AccountSection> accounts;
   std::vector<WorkerDeclaration> workers;
+  // Secret keys written inline in the file rather than through *_env ("cluster.secret",
+  // "admin.token", "accounts.<id>.api_key", …): amid warns when such a file is readable
+  // by group or others. Names only, never values.
+  std::vector<std::string> inline_secrets;
 };
 
 // Parses "250ms", "10s", "1m", "2h", "1d" (or "1.5s", "1h30m"); rounded to whole ms.

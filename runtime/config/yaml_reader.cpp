@@ -60,29 +60,6 @@ bool ParseWhole(std::string_view text, double* out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-bool IsHostChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-}
-
-// "host:port", "[v6]:port"; the port is 0..65535 (0 checked by the caller).
-bool SplitHostPort(std::string_view text, std::string_view* host, int* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  *host = text.substr(0, colon);
-  std::string_view port_text = text.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
-  if (!ParseWhole(port_text, port) || *port > 65535) return false;
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    std::string_view v6 = host->substr(1, host->size() - 2);
-    return !v6.empty() && std::all_of(v6.begin(), v6.end(), [](char c) {
-      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
-    });
-  }
-  return !host->empty() && std::all_of(host->begin(), host->end(), IsHostChar);
-}
-
 }  // namespace
 
 // ---- Context
@@ -293,15 +270,15 @@ bool ValueReader::Bool(bool* out) const {
   return true;
 }
 
-bool ValueReader::HostPort(std::string* out, bool allow_port_zero) const {
+bool ValueReader::HostPort(std::string* out, bool allow_port_zero, ami::HostPort* parsed) const {
   auto text = Text("host:port like 127.0.0.1:7101");
   if (!text) return false;
-  std::string_view host;
-  int port = 0;
-  if (!SplitHostPort(*text, &host, &port) || (port == 0 && !allow_port_zero)) {
-    Report("expected host:port like 127.0.0.1:7101, got " + Quote(*text));
+  auto address = ParseHostPort(*text, allow_port_zero);
+  if (!address.ok()) {
+    Report(address.status().message());
     return false;
   }
+  if (parsed) *parsed = std::move(*address);
   *out = std::move(*text);
   return true;
 }

@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runtime/base/status.h"
+#include "runtime/config/host_port.h"
 
 namespace ami::config_internal {
 
@@ -75,8 +76,10 @@ class ValueReader {
   bool Int(int* out, int lo, int hi) const;
   bool Number(double* out, double min) const;
   bool Bool(bool* out) const;
-  // "host:port"; port 0 only when `allow_port_zero` (listen on any free port).
-  bool HostPort(std::string* out, bool allow_port_zero) const;
+  // "host:port" (ParseHostPort: names, IPv4 and bracketed IPv6 literals); port 0 only
+  // when `allow_port_zero` (listen on any free port). *out keeps the text as written;
+  // `parsed`, when given, receives the parsed address.
+  bool HostPort(std::string* out, bool allow_port_zero, ami::HostPort* parsed = nullptr) const;
   // One of `allowed` (wire names), converted by `parse`.
   template <class E>
   bool Enum(E* out, std::optional<E> (*parse)(std::string_view), std::string_view allowed) const {

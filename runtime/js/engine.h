@@ -15,7 +15,17 @@
 // (EngineOptions::cpu_per_run) and the isolate has a heap cap enforced with V8's
 // near-heap-limit callback; breaking either fails the current call with a clear error
 // and never takes the process down. After a heap-limit failure the engine is broken():
-// throw it away and create a new one.
+// throw it away and create a new one. ArrayBuffer memory is counted by a per-isolate
+// allocator against a budget of heap_limit_bytes of its own (past it `new
+// ArrayBuffer(n)` throws a RangeError), so an isolate holds at most twice its heap limit. The per-worker caps of EngineOptions (timers, calls in flight, list size,
+// log line size and rate) fail the script call that would break them with a clear
+// error (docs/execution.md, "Limits").
+//
+// Hostile scripts: no V8 call on a path a script can influence is allowed to crash the
+// process (no Check()/ToLocalChecked()); a failed V8 call fails that call (the promise
+// rejects, or the iteration fails). Objects the engine hands to scripts have null
+// prototypes (runtime/js/convert.h). Scripts never reach the ["ami", …] keyspace
+// (runtime/js/kv_guard.h). Atomics.wait is disabled (it would block a scheduler thread).
 //
 // Hard deadline: a StopSwitch may carry a point in time (a leader's lease end) at or
 // after which no JavaScript runs — the engine does not enter the isolate, and the
@@ -83,7 +93,20 @@ struct EngineOptions {
   std::string exchanges_json = "[]";
   // The CCXT error hierarchy as [[name, parent|null]…], parents first.
   std::string error_classes_json = "[]";
+
+  // Per-worker caps (LimitsSection; defaults are the same). 0 = no cap.
+  int max_timers = 1000;              // pending Stels.sleep/setTimeout/setInterval timers
+  int max_pending_calls = 256;        // KV and exchange calls in flight
+  int max_list_results = 1000;        // entries one list returns; also its default limit
+  uint64_t max_log_line = 16ull << 10;  // bytes of one log message; the rest is cut
+  int max_log_lines_per_sec = 200;    // more are dropped and counted
 };
+
+// The longest delay Stels.sleep/setTimeout/setInterval accept (2^31-1 ms, ~24.8 days,
+// the bound browsers and Node use); a longer one is a RangeError.
+constexpr int64_t kMaxTimerDelayMs = 2147483647;
+// The most JSON a script may send as one exchange call's arguments (or options).
+constexpr size_t kMaxExchangeArgsBytes = 1u << 20;
 
 // A JavaScript failure, made plain.
 struct ScriptError {
@@ -193,6 +216,10 @@ class Engine {
   std::optional<CallOutcome> TakeOutcome();
   // True after a heap-limit failure: the isolate must not be used again.
   bool broken() const;
+  // Script log lines dropped so far for going over max_log_lines_per_sec. Each run of
+  // drops is also reported in the log itself ("N log lines dropped …") once lines are
+  // accepted again.
+  uint64_t dropped_log_lines() const;
 
   // Thread-safe: stops whatever JavaScript is running now; the current call fails with
   // kTerminated. If nothing is running, the next entry fails instead. (Stops with a grace

@@ -13,6 +13,14 @@
   const global = globalThis;
   const define = (obj, name, value) =>
     Object.defineProperty(obj, name, { value, writable: false, enumerable: true, configurable: false });
+  // Own properties and appends defined without Set semantics, so a script's setters on
+  // Object.prototype or Array.prototype indexes cannot break the API (defineProperty is
+  // captured here, before any user code runs).
+  const defineProperty = Object.defineProperty;
+  const own = (obj, name, value) => {
+    defineProperty(obj, name, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+  };
+  const append = (array, value) => own(array, array.length, value);
   const deepFreeze = (o) => {
     if (o && typeof o === 'object' && !Object.isFrozen(o)) {
       Object.freeze(o);
@@ -25,7 +33,7 @@
   class DOMException extends Error {
     constructor(message = '', name = 'Error') {
       super(message);
-      Object.defineProperty(this, 'name', { value: name, configurable: true, writable: true });
+      Object.defineProperty(this, 'name', { __proto__: null, value: name, configurable: true, writable: true });
     }
   }
   const abortError = () => new DOMException('The worker is stopping', 'AbortError');
@@ -100,7 +108,7 @@
     addEventListener(type, fn, options) {
       if (type !== 'abort' || typeof fn !== 'function') return;
       if (this.#aborted) { queueMicrotask(() => fn.call(this, { type: 'abort' })); return; }
-      this.#listeners.push({ fn, once: !!(options && options.once) });
+      append(this.#listeners, { fn, once: !!(options && options.once) });
     }
     removeEventListener(type, fn) {
       this.#listeners = this.#listeners.filter((l) => l.fn !== fn);
@@ -159,14 +167,18 @@
     if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval needs a function');
     const id = nextTimer++;
     const delay = Math.max(repeat ? 1 : 0, Number(ms) || 0);
-    liveTimers.set(id, true);
+    // host.timer throws (a RangeError) past the delay bound or the timer cap; then the
+    // timer is not registered. An interval that cannot re-arm stops, with a log line.
     const arm = () => host.timer(delay).then(() => {
       if (!liveTimers.has(id) || workerSignal.aborted) return;
       if (!repeat) liveTimers.delete(id);
       try { fn(...args); } catch (e) { logger.error('timer callback failed:', e); }
-      if (repeat && liveTimers.has(id)) arm();
+      if (repeat && liveTimers.has(id)) {
+        try { arm(); } catch (e) { liveTimers.delete(id); logger.error('setInterval stopped:', e); }
+      }
     });
     arm();
+    liveTimers.set(id, true);
     return id;
   }
   const setTimeout = (fn, ms, ...args) => setTimer(fn, ms, args, false);
@@ -195,19 +207,19 @@
     check(...checks) {
       for (const c of checks) {
         checkKey(c && c.key, 'atomic().check');
-        this.#checks.push([c.key, c.versionstamp === undefined ? null : c.versionstamp]);
+        append(this.#checks, [c.key, c.versionstamp === undefined ? null : c.versionstamp]);
       }
       return this;
     }
     set(key, value, options) {
       checkKey(key, 'atomic().set');
       const expireIn = options && options.expireIn !== undefined ? Number(options.expireIn) : null;
-      this.#mutations.push(['set', key, toJson(value, 'atomic().set'), expireIn]);
+      append(this.#mutations, ['set', key, toJson(value, 'atomic().set'), expireIn]);
       return this;
     }
     delete(key) {
       checkKey(key, 'atomic().delete');
-      this.#mutations.push(['delete', key, null, null]);
+      append(this.#mutations, ['delete', key, null, null]);
       return this;
     }
     async commit() {
@@ -293,9 +305,9 @@
       value: async function fromAsync(iterable, mapFn) {
         const out = [];
         if (iterable && typeof iterable[Symbol.asyncIterator] === 'function') {
-          for await (const v of iterable) out.push(mapFn ? await mapFn(v, out.length) : v);
+          for await (const v of iterable) append(out, mapFn ? await mapFn(v, out.length) : v);
         } else {
-          for (const v of iterable) out.push(mapFn ? await mapFn(await v, out.length) : await v);
+          for (const v of iterable) append(out, mapFn ? await mapFn(await v, out.length) : await v);
         }
         return out;
       },
@@ -313,7 +325,7 @@
       [name]: class extends Base {
         constructor(message) {
           super(message);
-          Object.defineProperty(this, 'name', { value: name, configurable: true, writable: true });
+          Object.defineProperty(this, 'name', { __proto__: null, value: name, configurable: true, writable: true });
         }
       },
     })[name];
@@ -332,11 +344,11 @@
         try { text = JSON.stringify(options); } catch (e) { throw new ccxt.BadRequest(`${id}: options cannot be used: ${e.message}`); }
       }
       exchangeOptions.set(this, text);
-      this.id = id;
-      this.name = info.name || id;
-      this.countries = info.countries || [];
-      this.has = info.has || {};
-      this.markets = undefined;
+      own(this, 'id', id);
+      own(this, 'name', info.name || id);
+      own(this, 'countries', info.countries || []);
+      own(this, 'has', info.has || {});
+      own(this, 'markets', undefined);
     };
     Object.defineProperty(Exchange, 'name', { value: id });
     for (const method of Array.isArray(info.methods) ? info.methods : []) {
@@ -351,7 +363,7 @@
           throw new ErrorClass(r.message);
         }
         const value = JSON.parse(r.json);
-        if (name === 'loadMarkets') this.markets = value;
+        if (name === 'loadMarkets') own(this, 'markets', value);
         return value;
       };
     }

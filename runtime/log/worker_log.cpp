@@ -20,6 +20,10 @@ namespace {
 
 // Queue slots of the shared background thread (each ~300 bytes, preallocated).
 constexpr size_t kQueueSlots = 8192;
+// Worker lines are dropped, not queued, once this many slots are taken: the rest is
+// room for the node's own lines (whose logger waits rather than drops) and for the few
+// items writers already past the check add (a line, its flush, its node-log copy).
+constexpr size_t kWorkerQueueLimit = kQueueSlots * 3 / 4;
 constexpr uint64_t kNodeLogBytes = 10ull << 20;
 constexpr size_t kNodeLogBackups = 4;   // node.log + node.log.1 … .4
 
@@ -79,6 +83,41 @@ class SinkTable {
   size_t last_sweep_size_ = 0;                                             // guarded by mu_
 };
 
+// The logger that writes worker lines' copies into the node log: the node logger's sinks,
+// but dropping the oldest queued line instead of waiting when the queue is full. Made by
+// InitNodeLog; `of` is the node logger it copies, so a default logger replaced since
+// (tests) is used directly instead.
+struct NodeCopy {
+  std::mutex mu;
+  std::shared_ptr<spdlog::logger> logger;  // guarded by mu
+  const spdlog::logger* of = nullptr;      // guarded by mu
+};
+
+NodeCopy& NodeCopyState() {
+  static NodeCopy* copy = new NodeCopy();  // never destroyed: used from destructors too
+  return *copy;
+}
+
+std::shared_ptr<spdlog::logger> NodeLoggerForWorkers(const std::shared_ptr<spdlog::logger>& node) {
+  NodeCopy& copy = NodeCopyState();
+  std::lock_guard<std::mutex> lock(copy.mu);
+  if (copy.logger && copy.of == node.get()) return copy.logger;
+  return node;
+}
+
+bool QueueFull() { return SharedPool()->queue_size() >= kWorkerQueueLimit; }
+
+// Cuts `message` to at most `max` bytes without splitting a UTF-8 sequence, and says how
+// much was dropped.
+std::string Capped(std::string_view message, uint64_t max) {
+  if (max == 0 || message.size() <= max) return std::string(message);
+  size_t cut = static_cast<size_t>(max);
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  std::string out(message.substr(0, cut));
+  out += "… [" + std::to_string(message.size() - cut) + " bytes dropped]";
+  return out;
+}
+
 SinkTable& Sinks() {
   static SinkTable* table = new SinkTable();   // never destroyed: used from destructors too
   return *table;
@@ -91,9 +130,50 @@ bool IsSafeFileStem(const std::string& sid) {
 
 }  // namespace
 
+std::string EscapeLogMessage(std::string_view message) {
+  static const char kHexDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(message.size());
+  for (size_t i = 0; i < message.size(); ++i) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    if (c == '\n') { out += "\\n"; continue; }
+    if (c == '\r') { out += "\\r"; continue; }
+    if (c == '\t') { out += "\\t"; continue; }
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 0xF];
+      continue;
+    }
+    // C1 controls (U+0080–U+009F: C2 80–C2 9F; NEL among them) and the Unicode line and
+    // paragraph separators (E2 80 A8/A9), which some viewers also break lines at.
+    if (c == 0xC2 && i + 1 < message.size()) {
+      const auto d = static_cast<unsigned char>(message[i + 1]);
+      if (d >= 0x80 && d <= 0x9F) {
+        out += "\\u00";
+        out += kHexDigits[d >> 4];
+        out += kHexDigits[d & 0xF];
+        ++i;
+        continue;
+      }
+    }
+    if (c == 0xE2 && i + 2 < message.size() && static_cast<unsigned char>(message[i + 1]) == 0x80) {
+      const auto e = static_cast<unsigned char>(message[i + 2]);
+      if (e == 0xA8 || e == 0xA9) {
+        out += e == 0xA8 ? "\\u2028" : "\\u2029";
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
 Result<std::shared_ptr<WorkerLog>> WorkerLog::Open(const std::string& sid,
                                                    const std::filesystem::path& dir,
-                                                   const LogSection& settings) {
+                                                   const LogSection& settings,
+                                                   uint64_t max_line) {
   if (!IsSafeFileStem(sid))
     return Status::InvalidArgument("worker log: \"" + sid + "\" can't be used as a file name");
   if (settings.worker_file_bytes == 0)
@@ -106,13 +186,14 @@ Result<std::shared_ptr<WorkerLog>> WorkerLog::Open(const std::string& sid,
   log->sid_ = sid;
   log->file_ = dir / (sid + ".log");
   log->ring_capacity_ = static_cast<size_t>(std::max(0, settings.ring_lines));
+  log->max_line_ = max_line;
   const size_t backups = static_cast<size_t>(std::max(1, settings.worker_files) - 1);
   try {
     auto sink = Sinks().Get(log->file_, settings.worker_file_bytes, backups);
     // Not registered with spdlog: no name clashes, nothing to drop, and the logger (with
     // its file) goes away once the WorkerLog and any queued lines are gone.
     auto logger = std::make_shared<spdlog::async_logger>(
-        "worker:" + sid, std::move(sink), SharedPool(), spdlog::async_overflow_policy::block);
+        "worker:" + sid, std::move(sink), SharedPool(), spdlog::async_overflow_policy::overrun_oldest);
     logger->set_level(spdlog::level::trace);
     // Every line is flushed by the background thread, so the file (which the log
     // streaming API reads) is current within milliseconds.
@@ -135,11 +216,29 @@ void WorkerLog::Write(LogLevel level, std::string_view message) {
   // One entry per call; a trailing newline would only add an empty line.
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r'))
     message.remove_suffix(1);
+  // The engine already cut script lines at max_line and added its own marker; the slack
+  // keeps that marker, and this cut is the backstop for the runtime's own lines (which
+  // may quote a script's error message).
+  const std::string text = EscapeLogMessage(Capped(message, max_line_ == 0 ? 0 : max_line_ + 256));
   const auto spd_level = SpdLevel(level);
+  uint64_t dropped_before = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);   // ring and file get the same order
-    std::string line = "[" + IsoTime(WallMillis()) + "] [" + ToString(level) + "] ";
-    line.append(message);
+    if (QueueFull()) {
+      ++dropped_;
+      ++dropped_unreported_;
+      return;
+    }
+    const std::string stamp = "[" + IsoTime(WallMillis()) + "] [";
+    if (dropped_unreported_ > 0) {
+      dropped_before = dropped_unreported_;
+      std::string notice = stamp + ToString(LogLevel::kWarn) + "] " + std::to_string(dropped_unreported_) +
+                           " log lines dropped (the log queue was full)";
+      dropped_unreported_ = 0;
+      file_logger_->log(spdlog::level::warn, View(notice));
+      if (ring_capacity_ > 0) ring_.push_back(std::move(notice));
+    }
+    std::string line = stamp + ToString(level) + "] " + text;
     file_logger_->log(spd_level, View(line));
     if (ring_capacity_ > 0) {
       ring_.push_back(std::move(line));
@@ -147,11 +246,19 @@ void WorkerLog::Write(LogLevel level, std::string_view message) {
     }
   }
   auto node = spdlog::default_logger();
-  if (node && node->should_log(spd_level)) {
-    std::string line = "worker " + sid_.substr(0, 8) + ": [" + ToString(level) + "] ";
-    line.append(message);
-    node->log(spd_level, View(line));
+  if (node) {
+    auto out = NodeLoggerForWorkers(node);
+    const std::string prefix = "worker " + sid_.substr(0, 8) + ": [";
+    if (dropped_before > 0 && node->should_log(spdlog::level::warn))
+      out->log(spdlog::level::warn, View(prefix + "WARN] " + std::to_string(dropped_before) +
+                                         " log lines dropped (the log queue was full)"));
+    if (node->should_log(spd_level)) out->log(spd_level, View(prefix + ToString(level) + "] " + text));
   }
+}
+
+uint64_t WorkerLog::dropped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
 }
 
 std::vector<std::string> WorkerLog::Recent(size_t max_lines) const {
@@ -189,6 +296,15 @@ Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& lev
     logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%eZ] [%^%l%$] %v", spdlog::pattern_time_type::utc);
     logger->set_level(*parsed);
     logger->flush_on(spdlog::level::warn);
+    auto copy = std::make_shared<spdlog::async_logger>("ami-workers", sinks, SharedPool(),
+                                                       spdlog::async_overflow_policy::overrun_oldest);
+    copy->set_level(spdlog::level::trace);   // the node logger's level is checked first
+    {
+      NodeCopy& state = NodeCopyState();
+      std::lock_guard<std::mutex> lock(state.mu);
+      state.logger = std::move(copy);
+      state.of = logger.get();
+    }
     spdlog::set_default_logger(std::move(logger));
     spdlog::flush_every(std::chrono::seconds(1));
   } catch (const std::exception& e) {

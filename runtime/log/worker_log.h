@@ -1,15 +1,30 @@
-// A worker's log: what `logger.*` and `console.*` write.
+// A worker's log: what `logger.*` and `console.*` write, and what the runtime says about
+// the worker.
 //
 // Each line "[2026-11-29T02:05:30.123Z] [INFO] message" goes to
 //   - a ring of the most recent lines, for the admin shell and UI (Recent()),
 //   - <dir>/<sid>.log, rotated at LogSection::worker_file_bytes into .log.1 … .log.4,
 //   - the node log, prefixed with the worker's sid.
 // File writes happen on spdlog's background thread, never on the caller's (an actor's
-// scheduler thread); all worker loggers and the node log share that one thread, and a
-// caller only blocks if its queue (8192 lines) is full. Each line is flushed to the file
-// by that thread as it is written. Worker loggers are not registered with spdlog; two
-// WorkerLogs of the same file share one sink (the first one's rotation settings apply).
-// Rotation: runtime/log/rotating_sink.h.
+// scheduler thread); all worker loggers and the node log share that one thread and its
+// queue (8192 slots). Each line is flushed to the file by that thread as it is written.
+// Worker loggers are not registered with spdlog; two WorkerLogs of the same file share
+// one sink (the first one's rotation settings apply). Rotation: runtime/log/rotating_sink.h.
+//
+// Hostile input: Write() never blocks for long (only on short mutexes) and never lets a
+// message forge lines:
+//   - a message longer than `max_line` (+256 bytes of slack for the engine's own cut
+//     marker) is cut at a character boundary and ends with "… [N bytes dropped]";
+//   - control characters are escaped: \n \r \t as those two characters, other C0
+//     bytes and DEL as \xHH, C1 controls and U+2028/U+2029 as \uHHHH — one message is
+//     always one line, and it cannot move a terminal's cursor;
+//   - when the shared queue is three quarters full (the disk or the background thread
+//     cannot keep up) the worker's lines are dropped rather than waiting, and counted
+//     (dropped()); the next line that gets through is preceded by "N log lines dropped
+//     (the log queue was full)". The node log's copies of worker lines are dropped the
+//     same way, so a chatty worker never blocks the node's own logging either.
+// Rate limiting of script lines (limits.max_log_lines_per_sec) is the engine's
+// (runtime/js/engine.h); this is the backstop for everything else.
 // Thread-safe.
 #pragma once
 
@@ -37,15 +52,19 @@ class WorkerLog {
   // settings.ring_lines lines in memory. InvalidArgument for a sid that can't be a file
   // name or worker_file_bytes 0; IOError when the directory or file can't be made.
   // Its file stays open until the WorkerLog is destroyed and its queued lines are written.
+  // `max_line` (limits.max_log_line) caps one message in bytes, before escaping.
   static Result<std::shared_ptr<WorkerLog>> Open(const std::string& sid,
                                                  const std::filesystem::path& dir,
-                                                 const LogSection& settings);
+                                                 const LogSection& settings,
+                                                 uint64_t max_line = 16ull << 10);
   ~WorkerLog();
 
-  // "[<IsoTime>] [LEVEL] message"; a multi-line message stays one entry, as given,
-  // except that trailing newlines are dropped. The node log gets
+  // "[<IsoTime>] [LEVEL] message", with trailing newlines dropped, the message cut at
+  // max_line and its control characters escaped (see above). The node log gets
   // "worker <first 8 chars of sid>: [LEVEL] message" at the same level.
   void Write(LogLevel level, std::string_view message);
+  // Lines dropped because the log queue was full (since Open).
+  uint64_t dropped() const;
   // The last `max_lines` lines (oldest first), each without a trailing newline.
   std::vector<std::string> Recent(size_t max_lines) const;
   // Pushes buffered lines to the file (tests and shutdown). Asynchronous: the request is
@@ -59,15 +78,23 @@ class WorkerLog {
   std::filesystem::path file_;
   std::shared_ptr<spdlog::logger> file_logger_;
   size_t ring_capacity_ = 1000;
+  uint64_t max_line_ = 16ull << 10;
   mutable std::mutex mu_;
   std::deque<std::string> ring_;   // guarded by mu_
+  uint64_t dropped_ = 0;           // guarded by mu_
+  uint64_t dropped_unreported_ = 0;  // guarded by mu_
 };
+
+// `message` with control characters escaped as WorkerLog::Write does (exposed for tests).
+std::string EscapeLogMessage(std::string_view message);
 
 // Sets up the node log: stderr (colored) plus <data_dir>/logs/node.log (async, rotated at
 // 10 MB into node.log.1 … .4), installed as spdlog's default logger, pattern
 // "[2026-11-29T02:05:30.123Z] [info] message" (UTC). `level` is trace|debug|info|warn|
 // error; anything else is InvalidArgument "log.level: \"x\" is not one of ...". Flushed
-// on warn and every second. Called once by amid (calling again replaces it).
+// on warn and every second. Called once by amid (calling again replaces it). The node
+// logger itself waits for queue room (the node's own lines are never dropped); worker
+// lines reach the same files through a second logger that drops instead.
 Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level);
 
 }  // namespace ami

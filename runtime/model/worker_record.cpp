@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/clock.h"
+#include "runtime/base/digest.h"
 
 namespace ami {
 
@@ -55,18 +56,6 @@ constexpr EnumTable<Priority, 4> kPriorities{{{{Priority::kCritical, "critical"}
                                                {Priority::kLow, "low"}}}};
 
 // ---- small helpers --------------------------------------------------------------------
-
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string HexOf(const unsigned char* bytes, size_t n) {
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 0xf];
-  }
-  return out;
-}
 
 std::string FormatUuid(const unsigned char (&b)[16]) {
   std::string hex = HexOf(b, 16);

@@ -10,6 +10,26 @@ kv::Space SpaceOf(const WorkerRecord& record) {
   return record.scope == Scope::kNetwork ? kv::Space::kNetwork : kv::Space::kLocal;
 }
 
+std::optional<std::string> SidOfWorkerKey(const kv::Key& key) {
+  if (key.size() != 3) return std::nullopt;
+  for (const auto& part : key)
+    if (part.type != kv::KeyPart::Type::kString) return std::nullopt;
+  if (key[0].text != "ami" || key[1].text != "worker") return std::nullopt;
+  return key[2].text;
+}
+
+Result<WorkerRecord> ReadStoredRecord(const std::string& key_sid, const std::string& value) {
+  auto json = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::InvalidArgument("not JSON");
+  auto record = RecordFromStoredValue(json);
+  if (!record.ok()) return record.status();
+  if (Status valid = ValidateRecord(*record); !valid.ok()) return valid;
+  // Otherwise a record stored under one sid would run (and take leases) as another.
+  if (record->sid != key_sid)
+    return Status::InvalidArgument("raw.sid \"" + record->sid + "\" differs from the sid in its key \"" + key_sid + "\"");
+  return record;
+}
+
 Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vector<std::string>* warnings) {
   std::vector<StoredWorker> out;
   kv::ListOptions options;
@@ -18,9 +38,9 @@ Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vecto
     auto entries = store.List(space, options);
     if (!entries.ok()) return entries.status();
     for (auto& e : *entries) {
-      auto json = nlohmann::json::parse(e.value, nullptr, /*allow_exceptions=*/false);
-      auto record = json.is_discarded() ? Result<WorkerRecord>(Status::InvalidArgument("not JSON"))
-                                        : RecordFromStoredValue(json);
+      const auto sid = SidOfWorkerKey(e.key);
+      auto record = sid ? ReadStoredRecord(*sid, e.value)
+                        : Result<WorkerRecord>(Status::InvalidArgument("not a worker key"));
       if (!record.ok()) {
         if (warnings)
           warnings->push_back(std::string(kv::ToString(space)) + " " + kv::KeyToString(e.key) +
@@ -80,9 +100,7 @@ Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Confi
       auto entry = store.Get(space, WorkerKey(sid));
       if (!entry.ok()) return entry.status();
       if (!*entry) continue;
-      auto json = nlohmann::json::parse((*entry)->value, nullptr, false);
-      if (json.is_discarded()) continue;
-      auto record = RecordFromStoredValue(json);
+      auto record = ReadStoredRecord(sid, (*entry)->value);
       if (record.ok()) {
         existing = std::move(*record);
         existing_space = space;

@@ -3,6 +3,7 @@
 // a kv::Store directly and synchronously.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,19 @@ struct StoredWorker {
   uint64_t versionstamp = 0;
 };
 
-// Every record in both spaces. A stored value that does not parse is skipped — and
-// left in the store untouched — with a warning in *warnings naming its key.
+// The sid of a worker key ["ami","worker",<sid>]; nullopt for any other key (more or
+// fewer parts, a non-string sid).
+std::optional<std::string> SidOfWorkerKey(const kv::Key& key);
+
+// A stored worker record, checked before anything runs it (records can come from a
+// declaration, the admin service, a peer's replication or a script that got past the
+// keyspace guard): the value parses (RecordFromStoredValue), passes ValidateRecord, and
+// its raw.sid equals `key_sid`, the sid in its key. Errors say which check failed.
+Result<WorkerRecord> ReadStoredRecord(const std::string& key_sid, const std::string& value);
+
+// Every record in both spaces. A stored value that does not pass ReadStoredRecord (or a
+// key that is not a worker key) is skipped — and left in the store untouched — with a
+// warning in *warnings naming its key.
 Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vector<std::string>* warnings);
 
 // Creates each declared worker that is absent and updates one whose declaration

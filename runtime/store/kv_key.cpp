@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/digest.h"
+
 namespace ami::kv {
 
 namespace {
@@ -56,17 +58,6 @@ double NumberFromBits(uint64_t encoded) {
 }
 
 constexpr char kHex[] = "0123456789abcdef";
-
-std::string ToHex(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    const auto b = static_cast<uint8_t>(c);
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
-  }
-  return out;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -191,7 +182,7 @@ nlohmann::json KeyToJson(const Key& key) {
   for (const KeyPart& part : key) {
     switch (part.type) {
       case KeyPart::Type::kBytes:
-        out.push_back({{"$bytes", ToHex(part.text)}});
+        out.push_back({{"$bytes", HexOf(part.text)}});
         break;
       case KeyPart::Type::kString:
         out.push_back(part.text);

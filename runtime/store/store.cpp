@@ -1,3 +1,7 @@
+// The SQLite store (contract in store.h). Over 600 lines: one class over one schema —
+// local and network spaces, atomic commits, expiry, and the replication half (changes,
+// remote apply, cursors, acks, tombstone sweep) — which share prepared statements and
+// transactions. Keys are encoded in kv_key.cpp.
 #include "runtime/store/store.h"
 
 #include <sqlite3.h>
@@ -100,6 +104,7 @@ enum Sql : size_t {
   kStampOf,
   kLastVersionstamp,
   kDigestRows,
+  kListAcks,
   kSqlCount
 };
 
@@ -124,7 +129,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "UPDATE state SET versionstamp = versionstamp + 1, hlc = max(hlc, ?1) WHERE id = 0",
     "SELECT versionstamp FROM state WHERE id = 0",
     "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-    "DELETE FROM kv WHERE deleted = 1 AND hlc < ?1",
+    "DELETE FROM kv WHERE deleted = 1 AND hlc < ?1 AND versionstamp <= ?2",
     "SELECT value FROM meta WHERE name = ?1",
     "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
     // Replication. kChangesRest finishes the versionstamp group a LIMIT cut into.
@@ -135,6 +140,8 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SELECT hlc, origin FROM kv WHERE space = ?1 AND key = ?2",
     "SELECT versionstamp FROM kv WHERE space = ?1 ORDER BY versionstamp DESC LIMIT 1",
     "SELECT key, hlc, origin, deleted FROM kv WHERE space = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+    // PeerAckName() rows: "repl.acked." up to (not including) "repl.acked/".
+    "SELECT value FROM meta WHERE name >= 'repl.acked.' AND name < 'repl.acked/'",
 };
 #undef AMI_KV_VISIBLE
 
@@ -716,6 +723,8 @@ Result<uint64_t> Store::Delete(Space space, const Key& key) {
   return result->versionstamp;
 }
 
+std::string PeerAckName(const std::string& node_id) { return "repl.acked." + node_id; }
+
 Result<size_t> Store::SweepExpired() {
   const std::string op = "sweep expired entries";
   const int64_t now = WallMillis();
@@ -724,12 +733,41 @@ Result<size_t> Store::SweepExpired() {
   const int64_t cutoff_hlc = cutoff_ms <= 0 ? 0 : static_cast<int64_t>(static_cast<uint64_t>(cutoff_ms) << 16);
   Impl::Transaction txn(impl_.get());
   if (Status s = txn.Begin(op); !s.ok()) return s;
-  size_t removed = 0;
-  for (auto [which, bound] : {std::pair{kSweepExpired, now}, std::pair{kSweepTombstones, cutoff_hlc}}) {
-    auto stmt = impl_->Prepare(which);
+  // The versionstamp every peer has applied: tombstones above it must stay.
+  int64_t acked_by_all = std::numeric_limits<int64_t>::max();
+  if (impl_->options.replication_peers > 0) {
+    auto stmt = impl_->Prepare(kListAcks);
     if (!stmt.ok()) return stmt.status();
     Stmt s(*stmt);
-    s.Bind(1, bound);
+    const std::string prefix = impl_->incarnation + ":";
+    size_t acks = 0;
+    for (;;) {
+      const int rc = s.Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return impl_->SqlError(op);
+      const std::string value = s.Text(0);
+      if (value.compare(0, prefix.size(), prefix) != 0) continue;  // for an earlier data directory
+      const uint64_t acked = std::strtoull(value.c_str() + prefix.size(), nullptr, 10);
+      acked_by_all = std::min<int64_t>(acked_by_all, static_cast<int64_t>(std::min<uint64_t>(acked, INT64_MAX)));
+      ++acks;
+    }
+    if (acks < impl_->options.replication_peers) acked_by_all = 0;  // someone has not said yet
+  }
+  size_t removed = 0;
+  {
+    auto stmt = impl_->Prepare(kSweepExpired);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, now);
+    if (s.Step() != SQLITE_DONE) return impl_->SqlError(op);
+    removed += static_cast<size_t>(sqlite3_changes(impl_->db.get()));
+  }
+  {
+    auto stmt = impl_->Prepare(kSweepTombstones);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, cutoff_hlc);
+    s.Bind(2, acked_by_all);
     if (s.Step() != SQLITE_DONE) return impl_->SqlError(op);
     removed += static_cast<size_t>(sqlite3_changes(impl_->db.get()));
   }
@@ -791,6 +829,18 @@ Result<std::vector<ReplicaRow>> Store::ChangesSince(uint64_t after, size_t limit
     Impl* impl;
     ~EndRead() { (void)impl->Exec(kCommit, "end read"); }
   } end_read{impl_.get()};
+  // Appends every row `s` yields to `rows`.
+  auto read_all = [&](Stmt& s) -> Status {
+    for (;;) {
+      const int rc = s.Step();
+      if (rc == SQLITE_DONE) return Status::OK();
+      if (rc != SQLITE_ROW) return impl_->SqlError(op);
+      auto row = ReadReplicaRow(s, op);
+      if (!row.ok()) return row.status();
+      last_key = s.Text(0);
+      rows.push_back(std::move(row).value());
+    }
+  };
   {
     auto stmt = impl_->Prepare(kChanges);
     if (!stmt.ok()) return stmt.status();
@@ -798,15 +848,7 @@ Result<std::vector<ReplicaRow>> Store::ChangesSince(uint64_t after, size_t limit
     s.Bind(1, space_id);
     s.Bind(2, static_cast<int64_t>(after));
     s.Bind(3, limit == 0 ? -1 : static_cast<int64_t>(limit));
-    for (;;) {
-      const int rc = s.Step();
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return impl_->SqlError(op);
-      auto row = ReadReplicaRow(s, op);
-      if (!row.ok()) return row.status();
-      last_key = s.Text(0);
-      rows.push_back(std::move(row).value());
-    }
+    if (Status read = read_all(s); !read.ok()) return read;
   }
   if (limit == 0 || rows.size() < limit) return rows;
 
@@ -817,14 +859,7 @@ Result<std::vector<ReplicaRow>> Store::ChangesSince(uint64_t after, size_t limit
   s.Bind(1, space_id);
   s.Bind(2, static_cast<int64_t>(rows.back().versionstamp));
   s.BindBlob(3, last_key);
-  for (;;) {
-    const int rc = s.Step();
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return impl_->SqlError(op);
-    auto row = ReadReplicaRow(s, op);
-    if (!row.ok()) return row.status();
-    rows.push_back(std::move(row).value());
-  }
+  if (Status read = read_all(s); !read.ok()) return read;
   return rows;
 }
 
@@ -841,7 +876,14 @@ Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
   uint64_t max_hlc = 0;
   for (const ReplicaRow& row : rows) {
     std::string encoded = EncodeKey(row.key);
-    if (Status s = ValidateReplica(row, encoded); !s.ok()) {
+    Status s = ValidateReplica(row, encoded);
+    const int64_t max_skew = impl_->options.max_clock_skew.count();
+    if (s.ok() && max_skew > 0 && HybridClock::AheadMs(row.hlc) > max_skew) {
+      s = Status::InvalidArgument("apply " + KeyForMessage(row.key) + ": hlc is " +
+                                  std::to_string(HybridClock::AheadMs(row.hlc)) +
+                                  " ms ahead of the local clock; max_clock_skew is " + std::to_string(max_skew) + " ms");
+    }
+    if (!s.ok()) {
       if (result.rejected++ == 0) result.first_error = s.message();
       continue;
     }

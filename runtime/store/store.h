@@ -113,7 +113,18 @@ struct StoreOptions {
   std::string node_id;                  // origin of local writes
   std::chrono::milliseconds tombstone_grace{24 * 3600 * 1000};
   HybridClock* clock = nullptr;         // shared node clock; a private one when null
+  // Tombstones are swept only once this many peers have acknowledged them (see
+  // PeerAckName()); 0 = a single node, the grace period alone decides.
+  size_t replication_peers = 0;
+  // ApplyRemote refuses rows stamped further ahead of the local wall clock than this
+  // (cluster.max_clock_skew); 0 = no limit.
+  std::chrono::milliseconds max_clock_skew{0};
 };
+
+// The meta row in which the cluster keeps how far peer `node_id` has applied this
+// store: value "<this store's incarnation>:<versionstamp>" (rows with another
+// incarnation are ignored — they were for an earlier data directory).
+std::string PeerAckName(const std::string& node_id);
 
 class Store {
  public:
@@ -144,7 +155,12 @@ class Store {
                        std::optional<int64_t> expire_in_ms = std::nullopt);
   Result<uint64_t> Delete(Space space, const Key& key);
 
-  // Removes expired entries and old tombstones; returns how many rows went.
+  // Removes expired entries and old tombstones; returns how many rows went. A tombstone
+  // goes once it is older than the grace period AND, with replication_peers > 0, every
+  // peer's acknowledgement (PeerAckName() meta rows for this incarnation, at least
+  // replication_peers of them) has passed its versionstamp: a peer that never saw the
+  // delete would otherwise keep the row alive (or bring it back). Acks of a node that
+  // left the membership keep holding tombstones back until their meta row is removed.
   Result<size_t> SweepExpired();
 
   // Small key/value table for the node's own bookkeeping (e.g. declared-worker hashes).
@@ -168,7 +184,8 @@ class Store {
   // meta (name, value) write, so a cursor stored in meta moves exactly when the rows it
   // covers are durable. Each row is first validated — key valid and at most
   // kMaxKeyBytes encoded, origin non-empty and at most kMaxOriginBytes, hlc neither 0
-  // nor above INT64_MAX, expires_at positive when given, value valid JSON of at most
+  // nor above INT64_MAX nor more than max_clock_skew ahead of the local wall clock,
+  // expires_at positive when given, value valid JSON of at most
   // kMaxValueBytes unless deleted; an invalid row is skipped, counted in `rejected`
   // (first message in `first_error`), and the rest of the batch still applies.
   // A valid row replaces the stored row for its key iff there is none or

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "actors/messages.h"
+#include "transport/caf_tls.h"
 
 namespace ami::test {
 
@@ -24,9 +25,9 @@ struct AdminClient::Impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
   std::map<std::pair<std::string, uint16_t>, caf::actor> handles;
-  Impl() {
+  explicit Impl(const transport::TlsFiles& tls) {
     cfg.add_message_types<caf::id_block::ami>();
-    cfg.load<caf::io::middleman>();
+    transport::UseTls(cfg, tls);
     cfg.set("logger.verbosity", caf::atom("quiet"));
     cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(200)});
     cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(2)});
@@ -34,7 +35,7 @@ struct AdminClient::Impl {
   }
 };
 
-AdminClient::AdminClient() : impl_(std::make_unique<Impl>()) {}
+AdminClient::AdminClient(const transport::TlsFiles& tls) : impl_(std::make_unique<Impl>(tls)) {}
 AdminClient::~AdminClient() = default;
 
 json AdminClient::Call(const std::string& host, uint16_t port, const std::string& token, const std::string& op,
@@ -45,9 +46,18 @@ json AdminClient::Call(const std::string& host, uint16_t port, const std::string
   auto key = std::make_pair(host, port);
   auto it = impl_->handles.find(key);
   if (it == impl_->handles.end()) {
-    auto handle = impl_->system->middleman().remote_actor(host, port);
-    if (!handle) return unavailable(impl_->system->render(handle.error()));
-    it = impl_->handles.emplace(key, *handle).first;
+    caf::scoped_actor connector{*impl_->system};
+    caf::actor handle;
+    std::string why;
+    connector->request(transport::Connector(*impl_->system), timeout, caf::connect_atom_v, host, port)
+        .receive(
+            [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+              handle = caf::actor_cast<caf::actor>(std::move(ptr));
+              if (!handle) why = "nothing published there";
+            },
+            [&](caf::error& err) { why = impl_->system->render(err); });
+    if (!handle) return unavailable(why);
+    it = impl_->handles.emplace(key, handle).first;
   }
   caf::scoped_actor self{*impl_->system};
   json out;
@@ -81,6 +91,15 @@ uint16_t FreePort() {
 }
 }  // namespace
 
+namespace {
+std::string ExtraPeers(const ClusterOptions& options, size_t i) {
+  std::string out;
+  if (i < options.extra_peers.size())
+    for (const auto& p : options.extra_peers[i]) out += ", " + p;
+  return out;
+}
+}  // namespace
+
 struct TestCluster::Node {
   std::string id;
   uint16_t cluster_port = 0;
@@ -95,14 +114,26 @@ struct TestCluster::Node {
 TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) {
   for (size_t i = 0; i < options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
-    n->id = "n" + std::to_string(i + 1);
+    const std::string name = "n" + std::to_string(i + 1);
+    n->id = i < options_.node_ids.size() && !options_.node_ids[i].empty() ? options_.node_ids[i] : name;
     n->cluster_port = FreePort();
     n->admin_port = FreePort();
-    n->data_dir = dir_ / n->id;
-    n->config = dir_ / (n->id + ".yaml");
+    n->data_dir = dir_ / name;
+    n->config = dir_ / (name + ".yaml");
     nodes_.push_back(std::move(n));
   }
   auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; };
+  // One CA for the whole test cluster; every node presents the same node certificate
+  // (CAF checks the signature, not the name).
+  std::string tls_yaml;
+  if (options_.tls) {
+    const auto tls_dir = dir_ / "tls";
+    if (Status made = transport::MakeLocalCredentials(tls_dir, "test-cluster"); !made.ok())
+      throw std::runtime_error(made.ToString());
+    const auto files = transport::NodeFilesIn(tls_dir);
+    tls_yaml = "tls:\n  ca_file: " + files.ca_file.string() + "\n  cert_file: " + files.cert_file.string() +
+               "\n  key_file: " + files.key_file.string() + "\n";
+  }
   std::string peers;
   for (const auto& n : nodes_) peers += (peers.empty() ? "" : ", ") + ("127.0.0.1:" + std::to_string(n->cluster_port));
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -110,10 +141,11 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) 
     std::string yaml =
         "node:\n  id: " + n.id + "\n  data_dir: " + n.data_dir.string() + "\n" +
         "cluster:\n  name: test\n  secret: s3cret-cluster\n  listen: 127.0.0.1:" + std::to_string(n.cluster_port) +
-        "\n  peers: [" + peers + "]\n  heartbeat: " + ms(options_.heartbeat) +
+        "\n  peers: [" + peers + ExtraPeers(options_, i) + "]\n  heartbeat: " + ms(options_.heartbeat) +
         "\n  lease: { ttl: " + ms(options_.ttl) + ", renew: " + ms(options_.renew) + ", margin: " + ms(options_.margin) +
         " }\n  fault_injection: " + (options_.fault_injection ? "true" : "false") + "\n" +
         (i < options_.extra_cluster_yaml.size() ? options_.extra_cluster_yaml[i] : "") +
+        (options_.tls ? tls_yaml : std::string()) +
         "admin:\n  listen: 127.0.0.1:" + std::to_string(n.admin_port) + "\n  token: " + kToken + "\n" +
         "limits: { stop_grace: 500ms }\n"
         "plugins: { dirs: [\"" + (BinaryDir() / "plugins").string() + "\"] }\n" +
@@ -135,11 +167,28 @@ TestCluster::~TestCluster() {
 std::string TestCluster::Id(size_t i) const { return nodes_.at(i)->id; }
 std::filesystem::path TestCluster::DataDir(size_t i) const { return nodes_.at(i)->data_dir; }
 uint16_t TestCluster::AdminPort(size_t i) const { return nodes_.at(i)->admin_port; }
+uint16_t TestCluster::ClusterPort(size_t i) const { return nodes_.at(i)->cluster_port; }
+int TestCluster::Pid(size_t i) const {
+  const auto& n = *nodes_.at(i);
+  return n.process ? n.process->pid() : -1;
+}
+
+std::vector<std::filesystem::path> TestCluster::DataDirs() const {
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& n : nodes_) dirs.push_back(n->data_dir);
+  return dirs;
+}
+
+size_t TestCluster::IndexOf(const std::string& id) const {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i]->id == id) return i;
+  throw std::runtime_error("no node " + id);
+}
 
 void TestCluster::Start(size_t i) {
   Node& n = *nodes_.at(i);
   if (n.process && n.process->Running()) throw std::runtime_error(n.id + " is already running");
-  n.output = dir_ / (n.id + ".out." + std::to_string(++n.starts));
+  n.output = dir_ / (n.config.stem().string() + ".out." + std::to_string(++n.starts));  // per index: ids may repeat
   n.process = std::make_unique<ChildProcess>((BinaryDir() / "apps" / "amid").string(),
                                              std::vector<std::string>{"--config", n.config.string()}, n.output);
   const bool up = Eventually([&] { return Admin(i, "node.info")["ok"] == true || !n.process->Running(); },
@@ -169,7 +218,22 @@ std::string TestCluster::Output(size_t i) const {
 }
 
 json TestCluster::Admin(size_t i, const std::string& op, const json& args) {
-  return client_.Call("127.0.0.1", nodes_.at(i)->admin_port, kToken, op, args);
+  if (!client_) {
+    // Without a tls: block node 0 makes its own CA at its first start: wait for it.
+    if (!std::filesystem::exists(OperatorTls().key_file))
+      return json{{"ok", false}, {"error", {{"code", "unavailable"}, {"message", "no credentials yet"}}}};
+    client_ = std::make_unique<AdminClient>(OperatorTls());
+  }
+  return client_->Call("127.0.0.1", nodes_.at(i)->admin_port, kToken, op, args);
+}
+
+transport::TlsFiles TestCluster::OperatorTls() const {
+  return transport::OperatorFilesIn(options_.tls ? dir_ / "tls" : nodes_.at(0)->data_dir / "tls");
+}
+
+std::vector<std::string> TestCluster::AmiTlsArgs() const {
+  const auto tls = OperatorTls();
+  return {"--tls-ca", tls.ca_file.string(), "--tls-cert", tls.cert_file.string(), "--tls-key", tls.key_file.string()};
 }
 
 json TestCluster::Ok(size_t i, const std::string& op, const json& args) {
@@ -258,6 +322,13 @@ std::vector<std::string> CheckSpans(std::vector<Span> spans) {
     }
   }
   return problems;
+}
+
+std::optional<Span> LastSpan(const TestCluster& cluster, const std::string& sid, const std::string& node_id) {
+  std::optional<Span> last;
+  for (const auto& s : ReadSpans(cluster.DataDirs(), sid))
+    if ((node_id.empty() || s.node == node_id) && (!last || s.start > last->start)) last = s;
+  return last;
 }
 
 std::string SpanScript(int busy_ms) {

@@ -9,17 +9,20 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tests/support/test_support.h"
+#include "transport/credentials.h"
 
 namespace ami::test {
 
 // One connection to a node's admin service. Thread-compatible.
 class AdminClient {
  public:
-  AdminClient();
+  // `tls`: the operator certificate to present (every node port requires one).
+  explicit AdminClient(const transport::TlsFiles& tls);
   ~AdminClient();
   // {"ok":true,"result":…} / {"ok":false,"error":…}; {"ok":false,"error":{"code":"unavailable"}}
   // when the node cannot be reached within `timeout` (then the next call reconnects).
@@ -39,9 +42,17 @@ struct ClusterOptions {
   std::chrono::milliseconds margin{300};
   std::chrono::milliseconds heartbeat{100};
   bool fault_injection = true;
+  // true: one cluster CA for all nodes and a tls: block in each config (the harness makes
+  // the certificates). false: no tls: block — each node makes its own CA, so the admin
+  // client can reach node 0 only (single-node tests).
+  bool tls = true;
   std::string extra_yaml;                 // appended to every node's config
   // Per node extra cluster keys (e.g. "  lease_clock_rate: 0.3\n"), by index; may be shorter.
   std::vector<std::string> extra_cluster_yaml;
+  // Per node, by index, may be shorter: a node id instead of "n<i+1>" (data directories
+  // stay per index), and addresses added to that node's cluster.peers (another view).
+  std::vector<std::string> node_ids;
+  std::vector<std::vector<std::string>> extra_peers;
 };
 
 class TestCluster {
@@ -54,6 +65,14 @@ class TestCluster {
   std::string Id(size_t i) const;               // "n1", "n2", …
   std::filesystem::path DataDir(size_t i) const;
   uint16_t AdminPort(size_t i) const;
+  uint16_t ClusterPort(size_t i) const;
+  int Pid(size_t i) const;                      // of the running amid; -1 when none
+  // The operator certificate `ami` presents (with tls = false: node 0's own CA).
+  transport::TlsFiles OperatorTls() const;
+  // ami's TLS arguments for it: --tls-ca F --tls-cert F --tls-key F.
+  std::vector<std::string> AmiTlsArgs() const;
+  std::vector<std::filesystem::path> DataDirs() const;  // every node's, for ReadSpans
+  size_t IndexOf(const std::string& id) const;          // throws for an unknown id
   void Start(size_t i);                         // (re)starts node i
   void StartAll();
   void Kill(size_t i);                          // SIGKILL and reap
@@ -79,7 +98,7 @@ class TestCluster {
   ClusterOptions options_;
   TempDir dir_;
   std::vector<std::unique_ptr<Node>> nodes_;
-  AdminClient client_;
+  std::unique_ptr<AdminClient> client_;  // made at the first request (the node may make the CA)
 };
 
 // The lease checker: every leader-mode iteration a test worker ran, as its script logged
@@ -95,6 +114,9 @@ std::vector<Span> ReadSpans(const std::vector<std::filesystem::path>& data_dirs,
 // in time, or a node's span with a lower term starting after another node's higher-term
 // span began (terms only grow). Empty when the history is safe.
 std::vector<std::string> CheckSpans(std::vector<Span> spans);
+
+// The span of `sid` that started last, on any node (node_id empty) or on that node.
+std::optional<Span> LastSpan(const TestCluster& cluster, const std::string& sid, const std::string& node_id = "");
 
 // A leader-mode worker script that logs one SPAN line per iteration.
 std::string SpanScript(int busy_ms = 40);

@@ -9,23 +9,13 @@
 #include <sstream>
 #include <set>
 
+#include "runtime/base/clock.h"
 #include "tests/cluster/cluster_harness.h"
 
 using namespace ami::test;
 using nlohmann::json;
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::vector<std::filesystem::path> DataDirs(const TestCluster& c) {
-  std::vector<std::filesystem::path> dirs;
-  for (size_t i = 0; i < c.size(); ++i) dirs.push_back(c.DataDir(i));
-  return dirs;
-}
 
 json CreateWorker(TestCluster& c, size_t on, json fields) {
   fields["active"] = true;
@@ -43,19 +33,6 @@ std::vector<size_t> RunningOn(TestCluster& c, const std::string& sid) {
   return out;
 }
 
-size_t IndexOf(const TestCluster& c, const std::string& id) {
-  for (size_t i = 0; i < c.size(); ++i)
-    if (c.Id(i) == id) return i;
-  throw std::runtime_error("no node " + id);
-}
-
-// The node that ran the latest span, once spans exist.
-std::optional<Span> LastSpan(const TestCluster& c, const std::string& sid) {
-  auto spans = ReadSpans(DataDirs(c), sid);
-  if (spans.empty()) return std::nullopt;
-  return *std::max_element(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
-}
-
 std::string Describe(const std::vector<std::string>& problems) {
   std::string out;
   for (size_t i = 0; i < problems.size() && i < 10; ++i) out += problems[i] + "\n";
@@ -69,7 +46,7 @@ size_t StartLeaderWorker(TestCluster& c, std::string* sid) {
   *sid = w["sid"].get<std::string>();
   std::optional<Span> last;
   REQUIRE(Eventually([&] { return (last = LastSpan(c, *sid)).has_value(); }, std::chrono::seconds(40)));
-  return IndexOf(c, last->node);
+  return c.IndexOf(last->node);
 }
 
 }  // namespace
@@ -156,7 +133,7 @@ TEST_CASE("a leader worker runs on one node; kill -9 of the leader fails over wi
   }));
 
   const auto old_term = LastSpan(c, sid)->term;
-  const int64_t killed_at = NowMs();
+  const int64_t killed_at = ami::WallMillis();
   c.Kill(leader);
   std::optional<Span> next;
   REQUIRE(Eventually([&] {
@@ -168,7 +145,7 @@ TEST_CASE("a leader worker runs on one node; kill -9 of the leader fails over wi
   const int64_t failover = next->start - killed_at;
   INFO("failover after kill -9: " << failover << " ms");
   CHECK(failover < 2000 + 300 + 3000);  // ttl + margin + slack for a loaded machine
-  auto problems = CheckSpans(ReadSpans(DataDirs(c), sid));
+  auto problems = CheckSpans(ReadSpans(c.DataDirs(), sid));
   CHECK(problems.empty());
   INFO(Describe(problems));
 }
@@ -179,26 +156,26 @@ TEST_CASE("a frozen leader is replaced, and once resumed it does not run again",
   REQUIRE(c.WaitConnected());
   std::string sid;
   const size_t leader = StartLeaderWorker(c, &sid);
-  const int64_t frozen_at = NowMs();
+  const int64_t frozen_at = ami::WallMillis();
   c.Freeze(leader);
   std::optional<Span> next;
   REQUIRE(Eventually([&] {
     next = LastSpan(c, sid);
     return next && next->node != c.Id(leader);
   }, std::chrono::seconds(30)));
-  const int64_t thawed_at = NowMs();
+  const int64_t thawed_at = ami::WallMillis();
   c.Thaw(leader);
   // Let the new leader run well past the resume; the old one must not run a single span.
   const std::string new_leader = next->node;
   REQUIRE(Eventually([&] {
-    auto spans = ReadSpans(DataDirs(c), sid);
+    auto spans = ReadSpans(c.DataDirs(), sid);
     return std::count_if(spans.begin(), spans.end(),
                          [&](const Span& s) { return s.node == new_leader && s.start > thawed_at + 1500; }) > 5;
   }, std::chrono::seconds(30)));
-  for (const auto& s : ReadSpans(DataDirs(c), sid)) {
+  for (const auto& s : ReadSpans(c.DataDirs(), sid)) {
     if (s.node == c.Id(leader)) CHECK(s.start < frozen_at);
   }
-  auto problems = CheckSpans(ReadSpans(DataDirs(c), sid));
+  auto problems = CheckSpans(ReadSpans(c.DataDirs(), sid));
   INFO(Describe(problems));
   CHECK(problems.empty());
 }
@@ -209,7 +186,7 @@ TEST_CASE("a partition leaves the minority without leader execution; healing kee
   REQUIRE(c.WaitConnected());
   std::string sid;
   const size_t leader = StartLeaderWorker(c, &sid);
-  const int64_t cut_at = NowMs();
+  const int64_t cut_at = ami::WallMillis();
   c.Partition({leader});
   std::optional<Span> next;
   REQUIRE(Eventually([&] {
@@ -217,19 +194,19 @@ TEST_CASE("a partition leaves the minority without leader execution; healing kee
     return next && next->node != c.Id(leader);
   }, std::chrono::seconds(30)));
   // The minority side stopped by its own lease: nothing after ttl from the cut.
-  for (const auto& s : ReadSpans(DataDirs(c), sid))
+  for (const auto& s : ReadSpans(c.DataDirs(), sid))
     if (s.node == c.Id(leader)) CHECK(s.end <= cut_at + 2000);
   CHECK(Eventually([&] { return RunningOn(c, sid).size() == 1 && RunningOn(c, sid)[0] != leader; }));
 
   c.Heal();
   REQUIRE(c.WaitConnected());
-  const int64_t healed_at = NowMs();
+  const int64_t healed_at = ami::WallMillis();
   REQUIRE(Eventually([&] {
-    auto spans = ReadSpans(DataDirs(c), sid);
+    auto spans = ReadSpans(c.DataDirs(), sid);
     return std::count_if(spans.begin(), spans.end(), [&](const Span& s) { return s.start > healed_at + 1000; }) > 5;
   }, std::chrono::seconds(30)));
   CHECK(RunningOn(c, sid).size() == 1);
-  auto problems = CheckSpans(ReadSpans(DataDirs(c), sid));
+  auto problems = CheckSpans(ReadSpans(c.DataDirs(), sid));
   INFO(Describe(problems));
   CHECK(problems.empty());
 }
@@ -242,10 +219,9 @@ TEST_CASE("a graceful shutdown of the leader hands over in well under a second",
   const size_t leader = StartLeaderWorker(c, &sid);
   CHECK(c.Terminate(leader) == 0);
   // The old leader's last iteration (the next leader may already have begun).
-  Span last_old;
-  for (const auto& s : ReadSpans(DataDirs(c), sid))
-    if (s.node == c.Id(leader) && s.end > last_old.end) last_old = s;
-  REQUIRE(last_old.end > 0);
+  const auto old = LastSpan(c, sid, c.Id(leader));
+  REQUIRE(old.has_value());
+  const Span last_old = *old;
   std::optional<Span> next;
   REQUIRE(Eventually([&] {
     next = LastSpan(c, sid);
@@ -254,7 +230,7 @@ TEST_CASE("a graceful shutdown of the leader hands over in well under a second",
   const int64_t handover = next->start - last_old.end;
   INFO("handover after SIGTERM: " << handover << " ms");
   CHECK(handover < 1000);
-  auto problems = CheckSpans(ReadSpans(DataDirs(c), sid));
+  auto problems = CheckSpans(ReadSpans(c.DataDirs(), sid));
   INFO(Describe(problems));
   CHECK(problems.empty());
 }
@@ -282,7 +258,7 @@ TEST_CASE("the lease checker flags what clock drift does to a lease", "[cluster]
       last_create = std::chrono::steady_clock::now();
     }
     for (const auto& sid : sids) {
-      auto problems = CheckSpans(ReadSpans(DataDirs(c), sid));
+      auto problems = CheckSpans(ReadSpans(c.DataDirs(), sid));
       if (!problems.empty()) {
         flagged = problems;
         return true;
@@ -293,7 +269,7 @@ TEST_CASE("the lease checker flags what clock drift does to a lease", "[cluster]
   if (flagged.empty()) {
     for (const auto& sid : sids) {
       std::map<std::string, int> per_node;
-      for (const auto& s : ReadSpans(DataDirs(c), sid)) ++per_node[s.node + "/t" + std::to_string(s.term)];
+      for (const auto& s : ReadSpans(c.DataDirs(), sid)) ++per_node[s.node + "/t" + std::to_string(s.term)];
       std::string line = sid + ":";
       for (const auto& [k, v] : per_node) line += " " + k + "=" + std::to_string(v);
       WARN(line);
@@ -323,6 +299,8 @@ TEST_CASE("ami one-shot commands against a three-node cluster", "[cluster][shell
   auto run = [&](size_t node, std::vector<std::string> args) {
     std::vector<std::string> full = {"--node", "127.0.0.1:" + std::to_string(c.AdminPort(node)), "--token",
                                      TestCluster::kToken, "--json"};
+    const auto tls = c.AmiTlsArgs();
+    full.insert(full.end(), tls.begin(), tls.end());
     full.insert(full.end(), args.begin(), args.end());
     return Run(ami, full);
   };

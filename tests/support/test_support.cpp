@@ -42,6 +42,10 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+bool StaysFalse(const std::function<bool()>& condition, std::chrono::milliseconds period) {
+  return !Eventually(condition, period);
+}
+
 std::string ReadFile(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;

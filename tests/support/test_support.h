@@ -28,6 +28,8 @@ class TempDir {
 // Deadlines are generous: tests must pass on a loaded 2-core machine.
 bool Eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// True when `condition` stays false for all of `period`: a bounded wait, not a sleep.
+bool StaysFalse(const std::function<bool()>& condition, std::chrono::milliseconds period);
 
 std::string ReadFile(const std::filesystem::path& file);
 void WriteFile(const std::filesystem::path& file, const std::string& text);

@@ -1,0 +1,94 @@
+// Internal to runtime/js: the state behind one Engine (the isolate and everything tied
+// to it), shared by engine.cpp (entries, settling, failures) and host_bindings.cpp (the
+// native functions scripts reach through prelude.js). Not part of the engine's API.
+#pragma once
+
+#include <v8.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/js/array_buffer_budget.h"
+#include "runtime/js/engine.h"
+
+namespace ami::js {
+
+struct Engine::Impl {
+  // What a pending promise waits for; the caps count each kind.
+  enum class Kind { kTimer, kCall };
+  struct Pending {
+    v8::Global<v8::Promise::Resolver> resolver;
+    Kind kind = Kind::kCall;
+    bool filter_reserved = false;  // a KV list spanning ["ami", …]: filter its reply
+  };
+
+  EngineOptions options;
+  Host* host = nullptr;
+  v8::Isolate* isolate = nullptr;
+  std::unique_ptr<ArrayBufferBudget> allocator;
+  v8::Global<v8::Context> context;
+  v8::Global<v8::Object> control;        // {abort, classify, describe, …} from prelude.js
+  v8::Global<v8::Function> script_fn;
+  v8::Global<v8::Promise> call_promise;  // the call in flight, if any
+  std::optional<CallOutcome> outcome;
+  uint64_t next_request = 1;
+  std::unordered_map<uint64_t, Pending> pending;
+  int pending_timers = 0;                // of `pending`, by kind
+  int pending_calls = 0;
+  std::vector<v8::Global<v8::Promise>> unhandled;  // rejections nobody handled (yet)
+  std::atomic<bool> heap_exceeded{false};
+  std::atomic<bool> terminate_requested{false};  // Engine::Terminate() was called
+  bool broken = false;
+  std::optional<std::string> leader_update;      // SetLeader() text, applied at the next entry
+
+  // Script log rate: lines accepted in the current one-second window, lines dropped
+  // since the last report, and in all.
+  int64_t log_window = -1;
+  int log_lines_in_window = 0;
+  uint64_t log_dropped_unreported = 0;
+  int64_t log_dropped_window = -1;       // the window the unreported drops happened in
+  uint64_t log_dropped_total = 0;
+
+  ~Impl();
+
+  // engine.cpp: entries and their bookkeeping (see the definitions).
+  bool PastHardDeadline() const;
+  template <class Body>
+  void Run(Body&& body, bool user_code = true);
+  template <class Make>
+  void Settle(uint64_t id, const Status& status, Make&& make);
+  void FailCall(ScriptError::Cause cause);
+  void CheckOutcome(v8::Local<v8::Context> ctx);
+  v8::MaybeLocal<v8::Value> CallControl(v8::Local<v8::Context> ctx, const char* name, v8::Local<v8::Value> arg);
+  std::string GetString(v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj, const char* key);
+  ScriptError ErrorFrom(v8::Local<v8::Context> ctx, v8::Local<v8::Value> thrown);
+  void ReportUnhandled(v8::Local<v8::Context> ctx);
+  static void OnPromiseReject(v8::PromiseRejectMessage message);
+  static size_t OnNearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
+
+  // A new promise the host settles later through Settle(id, …). Empty (with an
+  // exception pending or execution terminating) when V8 refuses.
+  v8::MaybeLocal<v8::Promise> NewPending(v8::Local<v8::Context> ctx, Kind kind, uint64_t* id,
+                                         bool filter_reserved = false);
+  // Fails the current call when `kind` is at its cap: throws a RangeError naming the cap
+  // and returns false.
+  bool UnderCap(Kind kind);
+
+  // A line the script (or its unhandled rejections) logs: rate limited to
+  // options.max_log_lines_per_sec; excess lines are dropped and counted.
+  void ScriptLog(LogLevel level, std::string message);
+  // Writes "N log lines dropped …" once the second the drops happened in is over.
+  void ReportDroppedLogs();
+};
+
+// host_bindings.cpp: the `host` object prelude.js builds the script API on, and the facts
+// it reads once. Empty when V8 refuses (only when memory runs out).
+v8::MaybeLocal<v8::Object> MakeHostObject(Engine::Impl* self, v8::Local<v8::Context> ctx);
+v8::MaybeLocal<v8::Object> MakeFacts(Engine::Impl* self, v8::Local<v8::Context> ctx);
+
+}  // namespace ami::js
