@@ -22,6 +22,7 @@
 #include "actors/remote_guard.h"
 #include "runtime/base/digest.h"
 #include "runtime/cluster/lease_manager.h"
+#include "runtime/cluster/lease_wish.h"
 #include "runtime/cluster/membership.h"
 #include "transport/caf_tls.h"
 
@@ -126,6 +127,7 @@ struct ClusterState {
   bool push_running = false, push_again = false;
   std::unique_ptr<cluster::LeaseManager> leases;
   std::set<std::string> resigning;   // sids whose next "not held" event is a resign
+  cluster::LeaseWishes wishes;       // (wantlease) wishes whose leader-record read is in flight
   std::map<std::string, int64_t> acquired_at;  // sid → wall ms of acquisition
   int64_t next_heartbeat = 0;
   int64_t warn_budget_reset = 0;
@@ -744,7 +746,11 @@ struct ClusterState {
             LogError("writing a leader record"));
   }
 
+  // A want starts with an asynchronous read of the leader record; `wishes` drops the
+  // answer when a later wish for the same sid (a want=false, or a newer want) came in
+  // between, so the lease follows the last wish (runtime/cluster/lease_wish.h).
   void OnWant(const std::string& sid, bool want) {
+    const uint64_t ticket = wishes.Record(sid, want);
     if (!want) {
       resigning.insert(sid);
       leases->SetWanted(sid, false, 0, LeaseNow());
@@ -757,7 +763,9 @@ struct ClusterState {
     get.op = js::KvRequest::Op::kGet;
     get.space = kv::Space::kNetwork;
     get.key = kv::MakeKey({"ami", "leader", sid});
-    self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, std::move(get)).then([this, sid](js::KvReply& reply) {
+    auto on_read = [this, sid, ticket](js::KvReply& reply) {
+      if (!wishes.IsLatestWant(sid, ticket)) return;  // replaced by a later wish
+      wishes.Settle(sid, ticket);
       uint64_t min_term = 0;
       if (reply.entry) {
         auto j = json::parse(reply.entry->value, nullptr, false);
@@ -770,12 +778,16 @@ struct ClusterState {
       }
       leases->SetWanted(sid, true, min_term, LeaseNow());
       FlushLeases();
-    }, [this, sid](caf::error& err) {
+    };
+    auto on_error = [this, sid, ticket](caf::error& err) {
+      if (!wishes.IsLatestWant(sid, ticket)) return;
+      wishes.Settle(sid, ticket);
       // Without the recorded term, counters start from what the acceptors report.
       LogError("reading a leader record")(err);
       leases->SetWanted(sid, true, 0, LeaseNow());
       FlushLeases();
-    });
+    };
+    self->request(ctx.store, kPeerRequestTimeout, kv_atom_v, std::move(get)).then(on_read, on_error);
   }
 
   // ---------------------------------------------------------------- local questions

@@ -32,6 +32,7 @@ struct NodeState {
   std::shared_ptr<const WorkerEnvironment> env;
   caf::actor cluster;                               // leases and membership
   std::map<std::string, WorkerRecord> records;      // every known record, by sid
+  std::map<std::string, uint64_t> stamps;           // versionstamp each record was read at
   std::map<std::string, RunningWorker> running;     // worker actors alive, by sid
   std::map<caf::actor_addr, std::string> sid_of;    // for down messages
   std::map<std::string, LeaderGrant> grants;        // leases this node holds, by sid
@@ -119,6 +120,7 @@ struct NodeState {
     if (!reply.entry) {
       // Deleted — unless it still exists in the other space (a scope move).
       records.erase(sid);
+      stamps.erase(sid);
     } else {
       // Validated before anything runs it; raw.sid must be the key's sid.
       auto record = ReadStoredRecord(sid, reply.entry->value);
@@ -127,6 +129,7 @@ struct NodeState {
         return;
       }
       records[sid] = std::move(*record);
+      stamps[sid] = reply.entry->versionstamp;
     }
     Reconcile(sid);
   }
@@ -136,40 +139,82 @@ struct NodeState {
     return [sid](caf::error& err) { spdlog::error("node: store request for worker {}: {}", sid, caf::to_string(err)); };
   }
 
-  // Reads the record behind a changed key from both spaces (local first) and reconciles.
-  void Refresh(const std::string& sid) {
+  // Reads sid's record from the local space, else from the network space (a local copy
+  // wins), and calls done(space it came from, reply); a failed local read is not retried
+  // in the network space.
+  template <class Done>
+  void ReadRecord(const std::string& sid, Done done) {
     js::KvRequest get;
     get.op = js::KvRequest::Op::kGet;
     get.key = WorkerKey(sid);
     get.space = kv::Space::kLocal;
     js::KvRequest get_net = get;
     get_net.space = kv::Space::kNetwork;
-    self->request(*env->store, caf::infinite, kv_atom_v, get).then([this, sid, get_net](js::KvReply& local) {
-      if (local.entry || !local.status.ok()) return OnRecordRead(sid, local);
+    self->request(*env->store, caf::infinite, kv_atom_v, get).then([this, sid, get_net, done](js::KvReply& local) {
+      if (local.entry || !local.status.ok()) return done(kv::Space::kLocal, local);
       self->request(*env->store, caf::infinite, kv_atom_v, get_net)
-          .then([this, sid](js::KvReply& net) { OnRecordRead(sid, net); }, StoreError(sid));
+          .then([done](js::KvReply& net) { done(kv::Space::kNetwork, net); }, StoreError(sid));
     }, StoreError(sid));
   }
 
-  // A worker stopped by itself: keep the record but set it inactive.
+  // Reads the record behind a changed key from both spaces (local first) and reconciles.
+  void Refresh(const std::string& sid) {
+    ReadRecord(sid, [this, sid](kv::Space, js::KvReply& reply) { OnRecordRead(sid, reply); });
+  }
+
+  // A worker stopped by itself: set its record inactive, keeping every other field. The
+  // write is a compare-and-set on the versionstamp this node last read, so an edit that
+  // reached the store after that read (an admin update just before the budget ran out)
+  // is never overwritten: on a conflict the current record is read again and deactivated
+  // instead, at most kDeactivateAttempts times.
+  static constexpr int kDeactivateAttempts = 5;
+
   void Deactivate(const std::string& sid, const std::string& reason) {
     auto it = records.find(sid);
     if (it == records.end()) return;
-    WorkerRecord record = it->second;
+    spdlog::error("worker {} set inactive: {}", sid, reason);
+    auto stamp = stamps.find(sid);
+    // An unknown versionstamp (0) means "must be absent": the check fails and the record is re-read.
+    WriteInactive(sid, it->second, SpaceOf(it->second), stamp == stamps.end() ? 0 : stamp->second, 1);
+  }
+
+  void WriteInactive(const std::string& sid, WorkerRecord record, kv::Space space, uint64_t versionstamp,
+                     int attempt) {
+    if (!record.active) return;  // already stopped by someone else: nothing to write
     record.active = false;
     record.timestamp = WallMillis();
     js::KvRequest put;
     put.op = js::KvRequest::Op::kCommit;
-    put.space = SpaceOf(record);
+    put.space = space;
+    put.checks.push_back(kv::Check{WorkerKey(sid), versionstamp});
     put.mutations.push_back(
         kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt});
     self->request(*env->store, caf::infinite, kv_atom_v, std::move(put))
         .then(
-            [sid](js::KvReply& reply) {
-              if (!reply.status.ok()) spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
+            [this, sid, attempt](js::KvReply& reply) {
+              if (!reply.status.ok())
+                return spdlog::error("node: deactivating worker {}: {}", sid, reply.status.message());
+              if (reply.commit.ok) return;
+              if (attempt >= kDeactivateAttempts)
+                return spdlog::error("node: deactivating worker {}: its record kept changing, gave up after {} tries",
+                                     sid, attempt);
+              RereadAndDeactivate(sid, attempt + 1);
             },
             StoreError(sid));
-    spdlog::error("worker {} set inactive: {}", sid, reason);
+  }
+
+  // Reads the current record (local space first, as Refresh does) and deactivates that.
+  void RereadAndDeactivate(const std::string& sid, int attempt) {
+    ReadRecord(sid, [this, sid, attempt](kv::Space space, const js::KvReply& reply) {
+      if (!reply.status.ok())
+        return spdlog::error("node: re-reading worker {} to deactivate it: {}", sid, reply.status.message());
+      if (!reply.entry) return;  // deleted meanwhile: nothing left to deactivate
+      auto record = ReadStoredRecord(sid, reply.entry->value);
+      if (!record.ok())
+        return spdlog::error("node: worker {} not deactivated, its record is invalid: {}", sid,
+                             record.status().message());
+      WriteInactive(sid, std::move(*record), space, reply.entry->versionstamp, attempt);
+    });
   }
 
   void OnLease(const std::string& sid, bool held, const LeaderGrant& grant) {
@@ -248,7 +293,10 @@ caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<co
   st.self = self;
   st.env = std::move(env);
   st.cluster = std::move(cluster);
-  for (auto& w : initial) st.records[w.record.sid] = std::move(w.record);  // checked by LoadWorkerRecords
+  for (auto& w : initial) {  // checked by LoadWorkerRecords
+    st.stamps[w.record.sid] = w.versionstamp;
+    st.records[w.record.sid] = std::move(w.record);
+  }
   return st.make_behavior();
 }
 

@@ -12,7 +12,8 @@
 // node is down.
 // and spawns, reloads (script or settings changed) or stops the worker actor. A worker
 // that fails by itself (budget spent, script does not compile) is set inactive in its
-// record, with the reason in its stats.
+// record, with the reason in its stats — by compare-and-set on the versionstamp the node
+// read, re-reading on conflict, so an edit made meanwhile is kept.
 //
 // (shutdown) stops every worker gracefully — abort, grace period, terminate — and is
 // answered once all have stopped.

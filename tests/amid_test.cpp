@@ -1,5 +1,6 @@
 // amid as a real process: configuration checks, a node running declared workers whose
-// log files fill up, graceful shutdown on SIGTERM, and restarts that keep state.
+// log files fill up, graceful shutdown on SIGTERM, restarts that keep state, and the
+// plugins it finds beside itself when the config names none.
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
@@ -11,9 +12,14 @@
 #include <fstream>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/config/config.h"
+#include "runtime/config/plugin_dirs.h"
 #include "tests/support/test_support.h"
 
 using namespace ami::test;
+using json = nlohmann::json;
 
 namespace {
 
@@ -281,4 +287,106 @@ TEST_CASE("amid listens on an IPv6 literal such as [::1] and ami reaches it ther
   CHECK(info.output.find("Node s-0001") != std::string::npos);
   amid.Signal(SIGTERM);
   CHECK(amid.Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("the default plugin dirs are the existing ../plugins and ../lib/ami/plugins beside the executable",
+          "[amid][plugins]") {
+  TempDir dir;
+  const auto exe = dir / "bin" / "amid";  // need not exist: only its directory counts
+  std::filesystem::create_directories(dir / "bin");
+  CHECK(ami::PluginDirsBeside(exe).empty());
+  CHECK(ami::PluginDirsBeside("").empty());
+  std::filesystem::create_directories(dir / "lib" / "ami" / "plugins");
+  const auto installed = std::filesystem::weakly_canonical(dir / "lib" / "ami" / "plugins");
+  CHECK(ami::PluginDirsBeside(exe) == std::vector<std::filesystem::path>{installed});
+  WriteFile(dir / "plugins", "a file, not a directory");
+  CHECK(ami::PluginDirsBeside(exe) == std::vector<std::filesystem::path>{installed});
+  std::filesystem::remove(dir / "plugins");
+  std::filesystem::create_directories(dir / "plugins");
+  const auto built = std::filesystem::weakly_canonical(dir / "plugins");
+  CHECK(ami::PluginDirsBeside(exe) == std::vector<std::filesystem::path>{built, installed});
+
+  // Only a config without plugins.dirs gets them; `dirs: []` means no plugins.
+  auto none = ami::ParseConfig("node: { id: s-0001 }\n", "a.yaml", dir.path());
+  REQUIRE(none.ok());
+  CHECK(ami::ApplyDefaultPluginDirs(&*none, exe) == "plugins: none configured; using " + built.string() + ", " +
+                                                        installed.string());
+  CHECK(none->plugin_dirs == std::vector<std::filesystem::path>{built, installed});
+  for (const char* text : {"node: { id: s-0001 }\nplugins: { dirs: [] }\n", "node: { id: s-0001 }\nplugins: { dirs: [/p] }\n"}) {
+    auto given = ami::ParseConfig(text, "b.yaml", dir.path());
+    REQUIRE(given.ok());
+    const auto before = given->plugin_dirs;
+    CHECK(ami::ApplyDefaultPluginDirs(&*given, exe).empty());
+    CHECK(given->plugin_dirs == before);
+  }
+  auto nothing_beside = ami::ParseConfig("node: { id: s-0001 }\nplugins:\n", "c.yaml", dir.path());
+  REQUIRE(nothing_beside.ok());
+  const std::string line = ami::ApplyDefaultPluginDirs(&*nothing_beside, dir / "nowhere" / "bin" / "amid");
+  CHECK(line.find("plugins: none configured and none found beside ") == 0);
+  CHECK(nothing_beside->plugin_dirs.empty());
+}
+
+TEST_CASE("amid without plugins.dirs has the eight templates and the paper connector built beside it",
+          "[amid][plugins]") {
+  TempDir dir;
+  WriteFile(dir / "node.yaml",
+            "node: { id: s-0001, data_dir: ./data }\n"
+            "admin: { listen: \"127.0.0.1:0\" }\n"
+            "limits: { stop_grace: 1s }\n"
+            "exchanges:\n"
+            "  bybit: { connector: paper }\n"
+            "workers:\n"
+            "  - name: pricer\n"
+            "    mode: single\n"
+            "    script: |\n"
+            "      const t = await new Stels.runtime.cex.bybit().fetchTicker('BTC/USDT');\n"
+            "      logger.info('paper ticker', t.symbol, t.last > 0);\n");
+  ChildProcess amid(Amid(), {"--config", (dir / "node.yaml").string()}, dir / "amid.out");
+  const std::string node = "127.0.0.1:" + AdminPort(amid);
+  const std::string data = (dir / "data").string();
+  const auto plugins_dir = std::filesystem::weakly_canonical(BinaryDir() / "plugins");
+  CHECK(amid.Output().find("plugins: none configured; using " + plugins_dir.string()) != std::string::npos);
+
+  auto ami_json = [&](const std::string& command) {
+    auto r = Run(Ami(), {"--node", node, "--node-dir", data, "--json", command});
+    INFO("ami " << command << ": " << r.output);
+    REQUIRE(r.exit_code == 0);
+    json j = json::parse(r.output, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    return j;
+  };
+  const json templates = ami_json("templates");
+  std::vector<std::string> ids;
+  for (const auto& t : templates) ids.push_back(t.at("id"));
+  CHECK(ids.size() == 8);
+  for (const char* id : {"grid-trading", "dca-strategy", "market-monitor", "balance-monitor", "price-aggregator",
+                         "health-check", "log-cleanup", "empty"})
+    CHECK(std::find(ids.begin(), ids.end(), id) != ids.end());
+  const json plugins = ami_json("plugins");
+  bool paper = false;
+  for (const auto& p : plugins.at("plugins"))
+    paper = paper || (p.at("id") == "paper" && p.at("kind") == "exchange-connector");
+  CHECK(paper);
+  REQUIRE(plugins.at("exchanges").size() == 1);
+  CHECK(plugins.at("exchanges")[0].at("available") == true);
+  // And a declared worker trades through it.
+  CHECK(Eventually([&] { return WorkerLogText(dir / "data").find("paper ticker BTC/USDT true") != std::string::npos; }));
+  INFO(WorkerLogText(dir / "data"));
+  amid.Signal(SIGTERM);
+  CHECK(amid.Wait(std::chrono::seconds(20)) == 0);
+
+  // `plugins: { dirs: [] }` is an explicit "none": no templates.
+  WriteFile(dir / "none.yaml",
+            "node: { id: s-0001, data_dir: ./data2 }\n"
+            "admin: { listen: \"127.0.0.1:0\" }\n"
+            "plugins: { dirs: [] }\n");
+  ChildProcess bare(Amid(), {"--config", (dir / "none.yaml").string()}, dir / "bare.out");
+  const std::string bare_node = "127.0.0.1:" + AdminPort(bare);
+  auto r = Run(Ami(), {"--node", bare_node, "--node-dir", (dir / "data2").string(), "--json", "templates"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(json::parse(r.output, nullptr, false) == json::array());
+  CHECK(bare.Output().find("plugins: none configured") == std::string::npos);
+  bare.Signal(SIGTERM);
+  CHECK(bare.Wait(std::chrono::seconds(20)) == 0);
 }

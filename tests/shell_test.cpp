@@ -344,6 +344,9 @@ TEST_CASE("ami checks arguments locally: usage errors exit 2 without a node", "[
       {{"create", "--execution", "exclusive"}, "needs --node-assigned"},
       {{"create", "--script", "/nonexistent/w.js"}, "cannot read \"/nonexistent/w.js\""},
       {{"create", "--bogus"}, "unknown option --bogus for `create`"},
+      {{"create", "health-check", "empty"}, "unexpected argument \"empty\""},
+      {{"create", "health-check", "--template", "empty"}, "`create` got two templates"},
+      {{"create", "no/such"}, "TEMPLATE: \"no/such\" is not an id"},
       {{"logs", "abcd", "-n", "many"}, "-n: expected a positive whole number"},
       {{"stats", "--watch", "0"}, "expected seconds between"},
       {{"kv"}, "kv needs a subcommand: get, set, list, delete"},
@@ -370,6 +373,10 @@ TEST_CASE("ami checks arguments locally: usage errors exit 2 without a node", "[
     CHECK(Contains(r.err, c.message));
     CHECK(r.out.empty());
   }
+  // `create TEMPLATE` asks the node whether it has TEMPLATE: here it cannot be reached.
+  auto unreachable = run({"create", "health-check", "--yes"});
+  INFO(unreachable.err);
+  CHECK(unreachable.code == 3);
   // Help needs no node either.
   auto help = run({"help"});
   CHECK(help.code == 0);
@@ -595,6 +602,27 @@ TEST_CASE("ami asks before creating, shows a summary, and --yes skips the questi
   CHECK(bad.code == 1);
   CHECK(Contains(bad.err, "ami: "));
   CHECK(Contains(bad.err, "nope"));
+
+  // `create TEMPLATE` is `create --template TEMPLATE`.
+  const json positional = node.Json({"--yes", "create", "health-check", "--note", "by position"});
+  const json flagged = node.Json({"--yes", "create", "--template", "health-check", "--note", "by position"});
+  CHECK(positional.at("sid") != flagged.at("sid"));
+  for (const char* field : {"executionMode", "priority", "mode", "scope", "script", "note", "active"})
+    CHECK(Rec(positional).at(field) == Rec(flagged).at(field));
+  CHECK(Rec(positional).at("priority") == "low");  // health-check's, not the default
+  CHECK(Rec(positional).at("script") == node.Json({"templates", "show", "health-check"}).at("script"));
+  auto human = node.Ami({"create", "health-check"}, {}, "n\n");
+  CHECK(human.code == 1);
+  CHECK(Contains(human.out, "New worker from template health-check (Health Check)"));
+  // A word that is not a template is a usage error naming the templates; nothing is made.
+  const size_t count = node.Workers().size();
+  auto typo = node.Ami({"--yes", "create", "halth-check"});
+  INFO(typo.err);
+  CHECK(typo.code == 2);
+  CHECK(Contains(typo.err, "ami: no template \"halth-check\"; this node offers: "));
+  CHECK(Contains(typo.err, "health-check"));
+  CHECK(Contains(typo.err, "`ami templates`"));
+  CHECK(node.Workers().size() == count);
 }
 
 TEST_CASE("ami refuses a wrong token with exit 3 and changes nothing", "[shell]") {

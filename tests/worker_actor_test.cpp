@@ -16,6 +16,7 @@
 
 #include "actors/local_node.h"
 #include "actors/messages.h"
+#include "actors/node_actor.h"
 #include "actors/store_actor.h"
 #include "actors/worker_actor.h"
 #include "runtime/node/worker_catalog.h"
@@ -175,6 +176,75 @@ TEST_CASE("a worker that spends its critical-error budget is set inactive", "[wo
     CHECK(stats.last_error->find("(line 2)") != std::string::npos);
     CHECK(stats.last_error_type == ErrorClass::kCritical);
   }
+}
+
+// The race of issue 10: an admin edit reaches the store after the node read the record
+// but before the worker spends its budget. Made deterministic by starting a real node
+// actor with the record as read before the edit (the edit is already stored, and the
+// node's watch starts after it, so the node never hears of it): the budget stop must
+// then set the EDITED record inactive, not write the stale copy back.
+TEST_CASE("a budget stop racing an admin edit keeps the edit", "[worker][budget][race]") {
+  ami::test::WorkerRig rig;
+  std::vector<std::string> problems;
+  rig.Start(kFastConfig, &problems, [](caf::event_based_actor* self) -> caf::behavior {
+    self->set_default_handler(caf::drop);  // stands in for the cluster: parallel workers need no lease
+    return {[](failed_atom, const std::string&, const std::string&) {}};
+  });
+  caf::scoped_actor self{*rig.system};
+  auto commit = [&](kv::Space space, const WorkerRecord& r, uint64_t expected) {
+    js::KvRequest put;
+    put.op = js::KvRequest::Op::kCommit;
+    put.space = space;
+    put.checks.push_back(kv::Check{WorkerKey(r.sid), expected});
+    put.mutations.push_back(
+        kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(r.sid), RecordToStoredValue(r).dump(), std::nullopt});
+    kv::CommitResult out;
+    self->request(rig.store, std::chrono::seconds(30), kv_atom_v, std::move(put))
+        .receive([&](js::KvReply& reply) { REQUIRE(reply.status.ok()); out = reply.commit; },
+                 [](caf::error&) { FAIL("store"); });
+    REQUIRE(out.ok);
+    return out.versionstamp;
+  };
+  auto stored = [&](kv::Space space, const std::string& sid) {
+    js::KvRequest get;
+    get.op = js::KvRequest::Op::kGet;
+    get.space = space;
+    get.key = WorkerKey(sid);
+    std::optional<WorkerRecord> out;
+    self->request(rig.store, std::chrono::seconds(30), kv_atom_v, std::move(get))
+        .receive(
+            [&](js::KvReply& reply) {
+              REQUIRE(reply.status.ok());
+              if (!reply.entry) return;
+              auto r = ReadStoredRecord(sid, reply.entry->value);
+              REQUIRE(r.ok());
+              out = *r;
+            },
+            [](caf::error&) { FAIL("store"); });
+    return out;
+  };
+
+  // What the node read: a script that fails critically on every run.
+  const WorkerRecord read = ActiveRecord("const x = undefined;\nx.boom();");
+  const kv::Space space = SpaceOf(read);
+  const uint64_t read_at = commit(space, read, 0);
+  // The admin edit the node has not seen yet: a new note and a new script.
+  WorkerRecord edited = read;
+  edited.note = "edited by the admin just before the budget stop";
+  edited.script = "const y = undefined;\ny.edited();";
+  edited.timestamp = read.timestamp + 1;
+  commit(space, edited, read_at);
+
+  caf::actor node = SpawnNode(*rig.system, rig.env, {StoredWorker{read, read_at}}, rig.node);
+  std::optional<WorkerRecord> after;
+  REQUIRE(Eventually([&] { return (after = stored(space, read.sid)) && !after->active; }));
+  CHECK(after->note == edited.note);
+  CHECK(after->script == edited.script);
+  CHECK(rig.Stats(read.sid).status == "failed");
+
+  self->request(node, std::chrono::seconds(30), shutdown_atom_v)
+      .receive([](bool) {}, [](caf::error&) { FAIL("node shutdown"); });
+  self->send_exit(node, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a success resets the consecutive error count", "[worker][budget]") {

@@ -5,7 +5,9 @@
 //
 // A command function returns OK or the Status that decides the exit code (commands.h):
 // kIOError = the node cannot be reached or refused the token (3), anything else = 1.
-// Check functions run before anything is sent; their failures are usage errors (2).
+// Check functions run before anything changes; their failures are usage errors (2).
+// They are local, except that `create TEMPLATE` asks the node for its template ids
+// (a check's kIOError is still exit 3).
 #pragma once
 
 #include <chrono>
@@ -112,10 +114,15 @@ bool Pause(double seconds);
 // comes back on the screen by itself). OK when ended by Ctrl-C.
 Status Watch(Ctx& c, double seconds, const std::string& title, const std::function<Status(bool first)>& draw);
 
-// --- the commands (worker_commands.cpp, monitor_commands.cpp, data_commands.cpp) ---
+// --- the commands (worker_commands.cpp, create_command.cpp, monitor_commands.cpp,
+// data_commands.cpp) ---
 Status Workers(Ctx&, Invocation&);
 Status Show(Ctx&, Invocation&);
 Status CheckCreate(Ctx&, Invocation&);
+// Shared by create and set: the record fields their flags give (null clears accountId /
+// assignedNode), and the check that reads --script FILE into inv.prepared["script"].
+json FieldsFromFlags(const Invocation& inv);
+Status CheckScriptFlag(Ctx&, Invocation& inv);
 Status Create(Ctx&, Invocation&);
 Status Edit(Ctx&, Invocation&);
 Status CheckSet(Ctx&, Invocation&);

@@ -423,17 +423,19 @@ const std::vector<CommandSpec>& Commands() {
        nullptr,
        Show},
       {"create",
-       "[--template ID] [--execution parallel|leader|exclusive] [--priority critical|high|normal|low]\n"
-       "       [--mode loop|single] [--scope local|network] [--account ID] [--node-assigned NODE]\n"
-       "       [--note TEXT] [--script FILE|-] [--start]",
+       "[TEMPLATE | --template TEMPLATE] [--execution parallel|leader|exclusive]\n"
+       "       [--priority critical|high|normal|low] [--mode loop|single] [--scope local|network]\n"
+       "       [--account ID] [--node-assigned NODE] [--note TEXT] [--script FILE|-] [--start]",
        "create a worker, from a template or from scratch",
+       "TEMPLATE (or --template TEMPLATE) is a template id; `templates` lists them. A\n"
+       "TEMPLATE word the node does not offer is a usage error that names its ids.\n"
        "Shows a summary and asks \"Create? [y/N]\" (--yes skips the question). Settings not\n"
        "given come from the template, or the defaults (parallel, normal, loop, local).\n"
        "In the interactive shell, `create` alone starts a dialogue: template, execution\n"
        "mode, priority, worker mode, account and note, with the template's defaults.\n"
        "--execution exclusive needs --node-assigned (unless the template names a node).",
        "Workers",
-       {},
+       {{"TEMPLATE", Kind::kTemplate, true}},
        with(record_flags, {{"--template", "-t", Kind::kTemplate}, {"--start"}}),
        CheckCreate,
        Create},
@@ -646,7 +648,8 @@ int Shell::Run(const std::vector<std::string>& given) {
     Status checked = inv->spec->check(c, *inv);
     if (!checked.ok()) {
       std::cerr << "ami: " << checked.message() << "\n";
-      return kExitUsage;
+      // A check that asked the node (create TEMPLATE) may not have reached it.
+      return checked.code() == Status::Code::kIOError ? kExitUnreachable : kExitUsage;
     }
   }
   Status st = inv->spec->run(c, *inv);

@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "actors/local_node.h"
 #include "runtime/config/config.h"
 #include "runtime/config/node_files.h"
+#include "runtime/config/plugin_dirs.h"
 #include "runtime/js/engine.h"
 #include "runtime/log/worker_log.h"
 
@@ -55,7 +57,7 @@ void RaiseFileLimit() {
   }
 }
 
-int RunNode(const ami::Config& config, const sigset_t& signals) {
+int RunNode(ami::Config config, const sigset_t& signals) {
   // A new data dir is private (0700) from the start: it holds the store, the logs and
   // the admin token. One that exists is left alone and warned about below.
   ami::Status log_status = ami::CreatePrivateDataDir(config.node.data_dir);
@@ -67,6 +69,15 @@ int RunNode(const ami::Config& config, const sigset_t& signals) {
   RaiseFileLimit();
   spdlog::info("amid starting: node {} data {}", config.node.id, config.node.data_dir.string());
   for (const auto& warning : ami::FilePermissionWarnings(config)) spdlog::warn("{}", warning);
+  // Without plugins.dirs the node uses the plugins built or installed beside this
+  // executable. That is decided here rather than in LoadConfig: where the running binary
+  // lives is a fact of this process, and --check-config and the config tests keep seeing
+  // exactly what the file says.
+  const std::string plugins_line = ami::ApplyDefaultPluginDirs(&config, ami::RunningExecutable());
+  if (!plugins_line.empty()) {
+    if (config.plugin_dirs.empty()) spdlog::warn("{}", plugins_line);
+    else spdlog::info("{}", plugins_line);
+  }
   if (config.cluster)
     spdlog::info("cluster {}: {} configured peers, lease ttl {} ms", config.cluster->name, config.cluster->peers.size(),
                  config.cluster->lease.ttl.count());
@@ -117,7 +128,7 @@ int main(int argc, char** argv) {
                 << " declared workers)\n";
       return 0;
     }
-    return RunNode(*config, signals);
+    return RunNode(std::move(*config), signals);
   }
   if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::cout << kUsage;

@@ -419,7 +419,10 @@ class ConfigReader {
   void ReadPlugins(const MapReader& top) {
     MapReader m(ctx_, top.Field("plugins"), {"dirs"});
     std::vector<std::string> dirs;
-    if (!m.Field("dirs").StringList(&dirs)) return;
+    const ValueReader field = m.Field("dirs");
+    if (!field.StringList(&dirs)) return;
+    // `dirs:` with no value is the same as leaving it out; `dirs: []` means no plugins.
+    cfg_.plugin_dirs_given = !field.node().IsNull();
     for (const auto& d : dirs) cfg_.plugin_dirs.push_back(Resolve(d));
   }
 

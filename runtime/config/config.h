@@ -164,6 +164,9 @@ struct Config {
   ExecutionSection execution;
   LogSection log;
   std::vector<std::filesystem::path> plugin_dirs;
+  // `plugins.dirs` was written (even as []); when not, amid uses the directories beside
+  // its executable (runtime/config/plugin_dirs.h).
+  bool plugin_dirs_given = false;
   std::vector<ExchangeSection> exchanges;
   std::vector<AccountSection> accounts;
   std::vector<WorkerDeclaration> workers;
