@@ -31,8 +31,7 @@ struct NodeState {
   caf::stateful_actor<NodeState>* self = nullptr;
   std::shared_ptr<const WorkerEnvironment> env;
   caf::actor cluster;                               // leases and membership
-  std::map<std::string, WorkerRecord> records;      // every known record, by sid
-  std::map<std::string, uint64_t> stamps;           // versionstamp each record was read at
+  std::map<std::string, StoredWorker> records;      // every known record (and its versionstamp), by sid
   std::map<std::string, RunningWorker> running;     // worker actors alive, by sid
   std::map<caf::actor_addr, std::string> sid_of;    // for down messages
   std::map<std::string, LeaderGrant> grants;        // leases this node holds, by sid
@@ -61,8 +60,8 @@ struct NodeState {
   // after every worker stopped.
   void UpdateWanted(const std::string& sid) {
     auto rec = records.find(sid);
-    const bool want = !shutting_down && rec != records.end() && rec->second.active &&
-                      rec->second.execution_mode == ExecutionMode::kLeader;
+    const bool want = !shutting_down && rec != records.end() && rec->second.record.active &&
+                      rec->second.record.execution_mode == ExecutionMode::kLeader;
     if (want == (wanted.count(sid) > 0)) return;
     if (!want && (shutting_down || running.count(sid))) return;
     if (want) wanted.insert(sid);
@@ -74,24 +73,25 @@ struct NodeState {
     UpdateWanted(sid);
     auto rec = records.find(sid);
     auto run = running.find(sid);
-    const bool should_run = !shutting_down && rec != records.end() && rec->second.active && Runs(rec->second);
-    if (rec != records.end() && rec->second.active && !Runs(rec->second)) {
-      const std::string reason = WaitingReason(rec->second);
+    const WorkerRecord* record = rec != records.end() ? &rec->second.record : nullptr;
+    const bool should_run = !shutting_down && record && record->active && Runs(*record);
+    if (record && record->active && !Runs(*record)) {
+      const std::string reason = WaitingReason(*record);
       env->stats->Update(sid, [&](WorkerStats& s) {
         s.is_running = false;
         s.status = reason;
       });
     }
     if (should_run && run == running.end()) {
-      Spawn(rec->second);
+      Spawn(*record);
     } else if (!should_run && run != running.end()) {
       Stop(run->second);
-    } else if (should_run && !(run->second.record == rec->second)) {
-      run->second.record = rec->second;
+    } else if (should_run && !(run->second.record == *record)) {
+      run->second.record = *record;
       run->second.stop_switch->RequestStop(env->limits.stop_grace);
-      self->send(run->second.actor, reload_atom_v, rec->second);
+      self->send(run->second.actor, reload_atom_v, *record);
     }
-    if (rec == records.end() && run == running.end()) env->stats->Remove(sid);
+    if (!record && run == running.end()) env->stats->Remove(sid);
   }
 
   void Spawn(const WorkerRecord& record) {
@@ -120,7 +120,6 @@ struct NodeState {
     if (!reply.entry) {
       // Deleted — unless it still exists in the other space (a scope move).
       records.erase(sid);
-      stamps.erase(sid);
     } else {
       // Validated before anything runs it; raw.sid must be the key's sid.
       auto record = ReadStoredRecord(sid, reply.entry->value);
@@ -128,8 +127,7 @@ struct NodeState {
         spdlog::warn("node: worker record {} ignored: {}", sid, record.status().message());
         return;
       }
-      records[sid] = std::move(*record);
-      stamps[sid] = reply.entry->versionstamp;
+      records[sid] = StoredWorker{std::move(*record), reply.entry->versionstamp};
     }
     Reconcile(sid);
   }
@@ -173,9 +171,8 @@ struct NodeState {
     auto it = records.find(sid);
     if (it == records.end()) return;
     spdlog::error("worker {} set inactive: {}", sid, reason);
-    auto stamp = stamps.find(sid);
-    // An unknown versionstamp (0) means "must be absent": the check fails and the record is re-read.
-    WriteInactive(sid, it->second, SpaceOf(it->second), stamp == stamps.end() ? 0 : stamp->second, 1);
+    const StoredWorker& known = it->second;
+    WriteInactive(sid, known.record, SpaceOf(known.record), known.versionstamp, 1);
   }
 
   void WriteInactive(const std::string& sid, WorkerRecord record, kv::Space space, uint64_t versionstamp,
@@ -256,7 +253,7 @@ struct NodeState {
     const auto prefix = kv::MakeKey({"ami", "worker"});
     self->send(*env->store, watch_atom_v, kv::Space::kLocal, prefix, caf::actor_cast<caf::actor>(self));
     self->send(*env->store, watch_atom_v, kv::Space::kNetwork, prefix, caf::actor_cast<caf::actor>(self));
-    for (const auto& [sid, record] : records) Reconcile(sid);
+    for (const auto& entry : records) Reconcile(entry.first);
     return {
         [this](changed_atom, const KvChange& change) {
           if (auto sid = SidOfWorkerKey(change.key)) Refresh(*sid);  // ["ami","worker",<sid>]
@@ -268,8 +265,9 @@ struct NodeState {
         [this](node_status_atom, const std::string& node, bool up) {
           if (up) down_nodes.erase(node);
           else down_nodes.insert(node);
-          for (const auto& [sid, record] : records)
-            if (record.execution_mode == ExecutionMode::kExclusive && record.assigned_node == node) Reconcile(sid);
+          for (const auto& [sid, known] : records)
+            if (known.record.execution_mode == ExecutionMode::kExclusive && known.record.assigned_node == node)
+              Reconcile(sid);
         },
         [this](started_atom) -> int { return static_cast<int>(running.size()); },
         [this](shutdown_atom) -> caf::result<bool> {
@@ -294,8 +292,8 @@ caf::behavior NodeActor(caf::stateful_actor<NodeState>* self, std::shared_ptr<co
   st.env = std::move(env);
   st.cluster = std::move(cluster);
   for (auto& w : initial) {  // checked by LoadWorkerRecords
-    st.stamps[w.record.sid] = w.versionstamp;
-    st.records[w.record.sid] = std::move(w.record);
+    const std::string sid = w.record.sid;
+    st.records[sid] = std::move(w);
   }
   return st.make_behavior();
 }
