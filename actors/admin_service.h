@@ -9,11 +9,12 @@
 // a bad request gets {"ok":false,"error":{code,message}} naming the field, and changes
 // nothing. Tokens are never logged or echoed.
 //
-// The actor runs detached (its own thread): the script syntax check, log file reads and
-// token hashing are blocking work that must not hold a scheduler thread the workers run
-// on. It talks to the store, node and cluster actors only with asynchronous requests that
-// have deadlines, so requests are served concurrently; writes to one worker record made
-// through it are serialized, and each is a compare-and-set against other writers.
+// The actor runs detached (its own thread): log file reads and token hashing are
+// blocking work that must not hold a scheduler thread the workers run on. It talks to the
+// worker catalog, store, node and cluster actors only with asynchronous requests that have
+// deadlines, so requests are served concurrently. Worker records are read and written only
+// through the catalog, which serializes the writes to one record and makes each a
+// compare-and-set against other writers. The implementation is in actors/admin/.
 // Unexpected messages are answered with an error; exit messages from other processes are
 // ignored (only this process may stop it).
 #pragma once
@@ -25,6 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "actors/catalog_actor.h"
+#include "actors/cluster_actor.h"
+#include "actors/node_actor.h"
+#include "actors/store_actor.h"
 #include "actors/worker_actor.h"
 #include "runtime/config/config.h"
 #include "runtime/model/worker_template.h"
@@ -34,9 +39,10 @@ namespace ami {
 struct AdminContext {
   Config config;                                 // admin token in config.admin
   std::shared_ptr<const WorkerEnvironment> env;  // node id, stats, logs, exchanges/plugins
-  caf::actor store;                              // store actor (KV, worker records)
-  caf::actor node;                               // node actor
-  caf::actor cluster;                            // cluster actor (a cluster of one without `cluster:`)
+  CatalogActor catalog;                          // worker records (the only way to write them)
+  StoreActor store;                              // the KV operations (kv.*)
+  NodeActor node;                                // node actor
+  ClusterActor cluster;                          // cluster actor (a cluster of one without `cluster:`)
   std::vector<WorkerTemplate> templates;
 };
 

@@ -20,7 +20,7 @@
 //   - Leader leases: PaxosLease (runtime/cluster/lease_manager.h) over the peers.
 //
 // Local protocol (messages.h):
-//   (cattach, node actor)              the node actor to tell about leases and members
+//   (cattach, LeaseListener)           the node actor, to tell about leases and members
 //   (wantlease, sid, bool)             node → cluster: this node wants / no longer wants sid's lease
 //   → node (leasechg, sid, held, LeaderGrant), (nodeup, node id, bool up)
 //   (members) -> JSON text, (cstatsall) -> JSON text, (faults, JSON) -> JSON text
@@ -32,20 +32,47 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <memory>
 
+#include "actors/store_actor.h"
 #include "actors/worker_actor.h"
 #include "runtime/config/config.h"
 
 namespace ami {
 
+// Who hears of leases and members (the node actor).
+using LeaseListener = caf::typed_actor<caf::reacts_to<lease_changed_atom, std::string, bool, LeaderGrant>,
+                                       caf::reacts_to<node_status_atom, std::string, bool>>;
+
+// What this process may ask of the cluster actor. The handle is typed; the actor itself
+// is not, because it also serves the peers' wire protocol (docs/cluster.md) through the
+// peer gate, behind RemoteGuarded (actors/remote_guard.h), which CAF 0.17 offers for
+// dynamically typed actors only. Local commands from another process are refused.
+using ClusterActor = caf::typed_actor<caf::reacts_to<attach_atom, LeaseListener>,
+                                      caf::reacts_to<want_lease_atom, std::string, bool>,
+                                      caf::replies_to<members_atom>::with<std::string>,
+                                      caf::replies_to<cluster_stats_atom>::with<std::string>,
+                                      caf::replies_to<faults_atom, std::string>::with<std::string>,
+                                      caf::replies_to<shutdown_atom>::with<bool>>;
+
+// What the cluster actor is given — exactly what it uses.
 struct ClusterContext {
-  Config config;
-  std::shared_ptr<const WorkerEnvironment> env;  // node id, clock, stats
-  caf::actor store;
+  Config config;                                 // node id, cluster: section
+  std::string network;                           // cluster name, or "local"
+  std::shared_ptr<HybridClock> clock;            // heartbeats' stamps, skew checks
+  std::shared_ptr<StatsRegistry> stats;          // this node's summary for peers
+  std::shared_ptr<cluster::MemberView> members;  // kept current here, read by workers
+  StoreActor store;                              // replication, leader records
 };
 
-caf::actor SpawnClusterActor(caf::actor_system& system, ClusterContext context);
+// The context for the node whose workers share `env`.
+ClusterContext MakeClusterContext(const Config& config, const WorkerEnvironment& env, StoreActor store);
+
+ClusterActor SpawnClusterActor(caf::actor_system& system, ClusterContext context);
+
+// The untyped handle the peer gate forwards peers' messages to.
+caf::actor PeerFacing(const ClusterActor& cluster);
 
 }  // namespace ami

@@ -7,14 +7,17 @@
 #include <thread>
 
 #include "actors/admin_service.h"
+#include "actors/catalog_actor.h"
 #include "actors/cluster_actor.h"
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
 #include "actors/node_actor.h"
 #include "actors/peer_gate.h"
 #include "actors/store_actor.h"
+#include "gateway/gateway.h"
 #include "plugins/loader.h"
 #include "runtime/cluster/membership.h"
+#include "runtime/js/v8_process.h"
 #include "runtime/config/host_port.h"
 #include "runtime/config/node_files.h"
 #include "runtime/node/worker_catalog.h"
@@ -112,6 +115,68 @@ Result<transport::TlsFiles> NodeTlsFiles(const Config& config, std::vector<std::
   return transport::NodeFilesIn(dir);
 }
 
+// A catalog request from a thread outside the actor system; a missing answer is Aborted.
+template <class... Ts>
+WorkerReply AskCatalog(caf::actor_system& system, const CatalogActor& catalog, Ts&&... xs) {
+  caf::scoped_actor self{system};
+  WorkerReply out{Status::Aborted("the worker catalog did not answer"), std::nullopt};
+  self->request(catalog, std::chrono::seconds(60), std::forward<Ts>(xs)...)
+      .receive([&](WorkerReply& reply) { out = std::move(reply); },
+               [&](caf::error& err) { out.status = Status::Aborted("the worker catalog: " + caf::to_string(err)); });
+  return out;
+}
+
+// Creates each declared worker that is absent and updates one whose declaration changed
+// since it was last applied (its hash is kept in the store's meta table as
+// DeclaredMetaName), through the catalog like every other writer. Every template id is
+// checked before anything is written: a typo changes nothing. Returns one line per
+// action for the node log.
+Result<std::vector<std::string>> ApplyDeclarations(caf::actor_system& system, const StoreActor& store,
+                                                   const CatalogActor& catalog, const Config& config,
+                                                   const std::vector<WorkerTemplate>& templates) {
+  for (const auto& declaration : config.workers) {
+    if (!declaration.template_id.empty() && !FindTemplate(templates, declaration.template_id))
+      return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " +
+                                     UnknownTemplate(declaration.template_id, templates).message());
+  }
+  std::vector<std::string> actions;
+  caf::scoped_actor self{system};
+  for (const auto& declaration : config.workers) {
+    const std::string sid = DeclaredSid(config, declaration);
+    const std::string meta_name = DeclaredMetaName(sid);
+    std::optional<std::string> applied_hash;
+    self->request(store, std::chrono::seconds(60), meta_atom_v, meta_name)
+        .receive([&](std::string& hash) { applied_hash = std::move(hash); }, [](caf::error&) {});
+    if (!applied_hash) return Status::IOError("cannot read " + meta_name + " from the store");
+
+    WorkerReply found = AskCatalog(system, catalog, cat_get_atom_v, sid);
+    std::optional<uint64_t> expected = 0;  // create only if absent
+    if (found.status.code() == Status::Code::kInternal) {
+      expected.reset();  // an entry that cannot be read: the declaration replaces it
+    } else if (!found.status.ok() && found.status.code() != Status::Code::kNotFound) {
+      return Status::IOError("cannot read worker " + sid + ": " + found.status.message());
+    }
+    if (found.worker) expected = found.worker->versionstamp;
+
+    auto plan = PlanDeclaration(config, declaration, found.worker, *applied_hash, templates, WallMillis());
+    if (!plan.ok()) return plan.status();
+    if (!*plan) continue;  // unchanged since it was last applied
+    WorkerReply stored = AskCatalog(system, catalog, cat_put_atom_v, WorkerPut{std::move(**plan), expected, "declared"});
+    if (!stored.status.ok()) {  // e.g. "script: SyntaxError: …", named as the other declaration errors
+      const std::string message = declaration.where + ": workers: " + declaration.name + ": " + stored.status.message();
+      return stored.status.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(message)
+                                                                     : Status::IOError(message);
+    }
+    bool meta_written = false;
+    self->request(store, std::chrono::seconds(60), meta_atom_v, meta_name, declaration.source_hash)
+        .receive([&](bool ok) { meta_written = ok; }, [](caf::error&) {});
+    if (!meta_written) return Status::IOError("cannot write " + meta_name + " to the store");
+    actions.push_back(std::string(found.worker ? "updated" : "created") + " declared worker " + declaration.name +
+                      " (" + sid + ")");
+  }
+  return actions;
+}
+
 }  // namespace
 
 struct LocalNode::Impl {
@@ -122,15 +187,18 @@ struct LocalNode::Impl {
   // still read it while they wind down, so the config outlives the system.
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> system;
-  caf::actor store;
-  caf::actor node;
-  caf::actor cluster;
+  StoreActor store;
+  CatalogActor catalog;
+  NodeActor node;
+  ClusterActor cluster;
   caf::actor admin;
   caf::actor peer_gate;   // published on cluster.listen (actors/peer_gate.h)
   caf::actor admin_gate;  // published on admin.listen
   std::shared_ptr<WorkerEnvironment> env;
   std::vector<WorkerTemplate> templates;
   uint16_t admin_port = 0;
+  std::unique_ptr<gateway::Gateway> gateway;  // http: (gateway/gateway.h); stopped first
+  uint16_t http_port = 0;
   bool stopped = false;
 };
 
@@ -163,17 +231,13 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   impl->templates = CollectTemplates(exchanges->registry.get(), &template_problems);
   if (startup_log) startup_log->insert(startup_log->end(), template_problems.begin(), template_problems.end());
 
-  auto actions = ApplyDeclarations(**store, config, WallMillis(), impl->templates);
-  if (!actions.ok()) return Status(actions.status());
+  // The records in force when the catalog starts; it keeps them current from then on.
   std::vector<std::string> warnings;
   auto records = LoadWorkerRecords(**store, &warnings);
   if (!records.ok()) return Status::IOError("cannot read worker records: " + records.status().message());
-  if (startup_log) {
-    startup_log->insert(startup_log->end(), actions->begin(), actions->end());
-    startup_log->insert(startup_log->end(), warnings.begin(), warnings.end());
-  }
+  if (startup_log) startup_log->insert(startup_log->end(), warnings.begin(), warnings.end());
 
-  js::InitializeV8();
+  js::InitializeV8();  // the catalog checks scripts before it stores them
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl->slots = config.execution.run_slots > 0 ? config.execution.run_slots : cores;
 
@@ -201,25 +265,49 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   }
   impl->system = std::make_unique<caf::actor_system>(*impl->cfg);
   impl->store = SpawnStoreActor(*impl->system, std::move(*store));
+  impl->catalog = SpawnCatalog(*impl->system,
+                               CatalogContext{config.node.id, impl->store, impl->templates,
+                                              [](const std::string& script) { return js::CheckScriptSyntax(script); },
+                                              std::move(*records)});
+
+  {
+    // Once the catalog has answered a request its store watch is in place (the store
+    // takes its messages in order): writes by others from here on reach it.
+    caf::scoped_actor self{*impl->system};
+    self->request(impl->catalog, std::chrono::seconds(60), cat_list_atom_v)
+        .receive([](WorkerListing&) {}, [](caf::error&) {});
+  }
+  // Declared workers go through the catalog like every other write.
+  auto actions = ApplyDeclarations(*impl->system, impl->store, impl->catalog, config, impl->templates);
+  if (!actions.ok()) {
+    caf::scoped_actor self{*impl->system};  // the system waits for its actors when it goes
+    self->send_exit(impl->catalog, caf::exit_reason::user_shutdown);
+    self->send_exit(impl->store, caf::exit_reason::user_shutdown);
+    return Status(actions.status());
+  }
+  if (startup_log) startup_log->insert(startup_log->end(), actions->begin(), actions->end());
 
   // Connector calls run on each exchange's own bulkhead (built with the directory above).
-  auto env = MakeWorkerEnvironment(config, &impl->store, impl->clock, exchanges, impl->slots);
+  auto env = MakeWorkerEnvironment(config, impl->store, impl->clock, exchanges, impl->slots);
   impl->env = env;
-  impl->cluster = SpawnClusterActor(*impl->system, ClusterContext{config, env, impl->store});
-  impl->node = SpawnNode(*impl->system, env, std::move(*records), impl->cluster);
-  // Not anonymous: the cluster actor takes node-only commands from local senders only.
-  caf::scoped_actor{*impl->system}->send(impl->cluster, attach_atom_v, impl->node);
+  impl->cluster = SpawnClusterActor(*impl->system, MakeClusterContext(config, *env, impl->store));
+  // It subscribes to the catalog and attaches to the cluster itself.
+  impl->node = SpawnNode(*impl->system, env, impl->catalog, impl->cluster);
   // From here on, a failure must stop what was started: the destructor does.
   auto node = std::unique_ptr<LocalNode>(new LocalNode(std::move(impl)));
   Impl& im = *node->impl_;
   if (config.cluster) {
-    im.peer_gate = SpawnPeerGate(*im.system, im.cluster);  // peers reach only the gate
+    im.peer_gate = SpawnPeerGate(*im.system, PeerFacing(im.cluster));  // peers reach only the gate
     auto port = Publish(*im.system, im.peer_gate, config.cluster->listen);
     if (!port.ok()) return Status::IOError("cluster.listen " + config.cluster->listen + ": " + port.status().message());
     if (startup_log) startup_log->push_back("cluster " + config.cluster->name + ": listening on port " + std::to_string(*port));
   }
-  if (config.admin) {
-    AdminContext admin_context{config, env, im.store, im.node, im.cluster, im.templates};
+  // The admin service serves `ami` on admin.listen and is the HTTP gateway's only way into
+  // the node. With http: but no admin: it runs for the gateway alone, published nowhere,
+  // with the node's <data_dir>/admin.token (docs/http-api.md, "Token").
+  if (config.admin || config.http) {
+    AdminContext admin_context{config, env, im.catalog, im.store, im.node, im.cluster, im.templates};
+    if (!admin_context.config.admin) admin_context.config.admin = AdminSection{};  // listen "": not published
     // The admin service never runs without a token: with none configured, the node's own
     // <data_dir>/admin.token (generated at first start, mode 0600). Only its path is logged.
     if (admin_context.config.admin->token.empty()) {
@@ -231,11 +319,29 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
                                token->path.string() + " (ami --token-file " + token->path.string() + ")");
     }
     im.admin = SpawnAdminService(*im.system, std::move(admin_context));
+  }
+  if (config.admin) {
     im.admin_gate = SpawnAdminGate(*im.system, im.admin);  // clients reach only the gate
     auto port = Publish(*im.system, im.admin_gate, config.admin->listen);
     if (!port.ok()) return Status::IOError("admin.listen " + config.admin->listen + ": " + port.status().message());
     im.admin_port = *port;
     if (startup_log) startup_log->push_back("admin service listening on port " + std::to_string(*port));
+  }
+  if (config.http) {
+    gateway::Backend backend;
+    backend.system = im.system.get();
+    backend.admin = im.admin;
+    backend.stats = env->stats;
+    backend.run_queue = env->run_queue;
+    backend.node_id = config.node.id;
+    backend.version = AMI_VERSION;
+    auto started = gateway::Gateway::Start(*config.http, std::move(backend));
+    if (!started.ok()) return Status(started.status());
+    im.gateway = std::move(*started);
+    im.http_port = im.gateway->port();
+    if (startup_log)
+      startup_log->push_back(std::string("http gateway listening on port ") + std::to_string(im.http_port) +
+                             (im.gateway->tls() ? " (https)" : " (http)"));
   }
   return node;
 }
@@ -243,6 +349,11 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
 Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
   if (impl_->stopped) return Status::OK();
   impl_->stopped = true;
+  // The gateway first: no HTTP request may reach the admin service while it goes away.
+  if (impl_->gateway) {
+    impl_->gateway->Stop();
+    impl_->gateway.reset();
+  }
   Status status;
   {
     caf::scoped_actor self{*impl_->system};
@@ -263,6 +374,7 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
     if (impl_->admin) self->send_exit(impl_->admin, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->cluster, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->node, caf::exit_reason::user_shutdown);
+    self->send_exit(impl_->catalog, caf::exit_reason::user_shutdown);
     self->send_exit(impl_->store, caf::exit_reason::user_shutdown);
   }
   impl_->admin = nullptr;
@@ -270,7 +382,12 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
   impl_->admin_gate = nullptr;
   impl_->cluster = nullptr;
   impl_->node = nullptr;
+  impl_->catalog = nullptr;
   impl_->store = nullptr;
+  // The system waits until no handle keeps a detached actor alive, and the workers'
+  // environment holds one to the store. The node answered (or gave up on) its shutdown,
+  // so no worker should be left to read it.
+  impl_->env->store = nullptr;
   impl_->system.reset();  // waits for every actor to finish
   // The exchange bulkheads go with impl_->env's directory: calls still queued are dropped
   // unanswered (no worker is left to answer) and threads stuck in a plugin are left behind.
@@ -283,18 +400,18 @@ RunQueue& LocalNode::run_queue() { return *impl_->env->run_queue; }
 caf::actor_system& LocalNode::system() { return *impl_->system; }
 int LocalNode::run_slots() const { return impl_->slots; }
 
-Result<js::KvReply> LocalNode::Kv(js::KvRequest request) {
+Result<kv::Reply> LocalNode::Kv(kv::Request request) {
   caf::scoped_actor self{*impl_->system};
-  Result<js::KvReply> out = Status::Internal("no reply");
+  Result<kv::Reply> out = Status::Internal("no reply");
   self->request(impl_->store, std::chrono::seconds(30), kv_atom_v, std::move(request))
-      .receive([&](js::KvReply& reply) { out = std::move(reply); },
+      .receive([&](kv::Reply& reply) { out = std::move(reply); },
                [&](caf::error& err) { out = Status::IOError("store: " + caf::to_string(err)); });
   return out;
 }
 
 Result<std::optional<kv::Entry>> LocalNode::KvGet(kv::Space space, const kv::Key& key) {
-  js::KvRequest get;
-  get.op = js::KvRequest::Op::kGet;
+  kv::Request get;
+  get.op = kv::Request::Op::kGet;
   get.space = space;
   get.key = key;
   auto reply = Kv(std::move(get));
@@ -304,8 +421,8 @@ Result<std::optional<kv::Entry>> LocalNode::KvGet(kv::Space space, const kv::Key
 }
 
 Result<std::vector<kv::Entry>> LocalNode::KvList(kv::Space space, const kv::Key& prefix) {
-  js::KvRequest list;
-  list.op = js::KvRequest::Op::kList;
+  kv::Request list;
+  list.op = kv::Request::Op::kList;
   list.space = space;
   list.list.prefix = prefix;
   auto reply = Kv(std::move(list));
@@ -315,54 +432,25 @@ Result<std::vector<kv::Entry>> LocalNode::KvList(kv::Space space, const kv::Key&
 }
 
 Status LocalNode::PutWorker(const WorkerRecord& record) {
-  Status valid = ValidateRecord(record);
-  if (!valid.ok()) return valid;
-  js::ScriptError error;
-  if (!js::Engine::CheckSyntax(record.script, &error).ok())
-    return Status::InvalidArgument("script: " + error.Describe());
-  js::KvRequest put;
-  put.op = js::KvRequest::Op::kCommit;
-  put.space = SpaceOf(record);
-  put.mutations.push_back(
-      kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(record.sid), RecordToStoredValue(record).dump(), std::nullopt});
-  auto reply = Kv(std::move(put));
-  if (!reply.ok()) return reply.status();
-  return reply->status;
+  return AskCatalog(*impl_->system, impl_->catalog, cat_put_atom_v, WorkerPut{record, std::nullopt, "stored"}).status;
 }
 
 Status LocalNode::DeleteWorker(const std::string& sid) {
-  for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
-    js::KvRequest del;
-    del.op = js::KvRequest::Op::kCommit;
-    del.space = space;
-    del.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kDelete, WorkerKey(sid), {}, std::nullopt});
-    auto reply = Kv(std::move(del));
-    if (!reply.ok()) return reply.status();
-    if (!reply->status.ok()) return reply->status;
-  }
-  return Status::OK();
+  Status status = AskCatalog(*impl_->system, impl_->catalog, cat_delete_atom_v, WorkerDelete{sid, std::nullopt}).status;
+  if (status.code() == Status::Code::kNotFound) return Status::OK();  // nothing to delete
+  return status;
 }
 
 Result<std::optional<WorkerRecord>> LocalNode::GetWorker(const std::string& sid) {
-  for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
-    get.space = space;
-    get.key = WorkerKey(sid);
-    auto reply = Kv(std::move(get));
-    if (!reply.ok()) return reply.status();
-    if (!reply->status.ok()) return reply->status;
-    if (!reply->entry) continue;
-    auto json = nlohmann::json::parse(reply->entry->value, nullptr, false);
-    if (json.is_discarded()) return Status::Internal("worker " + sid + ": stored value is not JSON");
-    auto record = RecordFromStoredValue(json);
-    if (!record.ok()) return record.status();
-    return std::optional<WorkerRecord>(std::move(*record));
-  }
-  return std::optional<WorkerRecord>();
+  WorkerReply reply = AskCatalog(*impl_->system, impl_->catalog, cat_get_atom_v, sid);
+  if (reply.status.code() == Status::Code::kNotFound) return std::optional<WorkerRecord>();
+  if (!reply.status.ok()) return reply.status;
+  if (!reply.worker) return Status::Internal("worker " + sid + ": the catalog answered OK without a record");
+  return std::optional<WorkerRecord>(std::move(reply.worker->record));
 }
 
 uint16_t LocalNode::admin_port() const { return impl_->admin_port; }
+uint16_t LocalNode::http_port() const { return impl_->http_port; }
 
 std::string LocalNode::Admin(const std::string& token, const std::string& request_json) {
   if (!impl_->admin) return R"({"ok":false,"error":{"code":"unavailable","message":"no admin section in the config"}})";
@@ -389,13 +477,11 @@ int LocalNode::RunningWorkers() {
 std::vector<WorkerTemplate> LocalNode::Templates() const { return impl_->templates; }
 
 Result<WorkerRecord> LocalNode::CreateFromTemplate(const std::string& id, const TemplateOverrides& overrides) {
-  const WorkerTemplate* t = FindTemplate(impl_->templates, id);
-  if (!t) return UnknownTemplate(id, impl_->templates);
-  auto record = RecordFromTemplate(*t, overrides, impl_->config.node.id, WallMillis());
-  if (!record.ok()) return record.status();
-  Status stored = PutWorker(*record);
-  if (!stored.ok()) return stored;
-  return record;
+  WorkerReply reply = AskCatalog(*impl_->system, impl_->catalog, cat_create_atom_v,
+                                 NewWorker{id, overrides, "created (template " + id + ")"});
+  if (!reply.status.ok()) return reply.status;
+  if (!reply.worker) return Status::Internal("template " + id + ": the catalog answered OK without a record");
+  return std::move(reply.worker->record);
 }
 
 }  // namespace ami

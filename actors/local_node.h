@@ -1,5 +1,5 @@
-// A whole node inside this process: store, actor system, store actor, node actor and
-// what the workers share. amid runs exactly one; tests and benchmarks start their own,
+// A whole node inside this process: store, actor system, store actor, worker catalog,
+// cluster and node actors, and what the workers share. amid runs exactly one; tests and benchmarks start their own,
 // so they exercise the same code paths as the daemon.
 //
 // The blocking helpers (Kv, PutWorker, GetWorker) are for tools and tests running on
@@ -15,7 +15,7 @@
 #include "runtime/base/status.h"
 #include "runtime/config/config.h"
 #include "runtime/exec/run_queue.h"
-#include "runtime/js/engine.h"
+#include "runtime/store/kv_protocol.h"
 #include "runtime/model/worker_record.h"
 #include "runtime/model/worker_template.h"
 #include "runtime/stats/worker_stats.h"
@@ -50,11 +50,14 @@ class LocalNode {
   int run_slots() const;
 
   // --- blocking helpers ---
-  Result<js::KvReply> Kv(js::KvRequest request);
+  Result<kv::Reply> Kv(kv::Request request);
   // The entry at `key` (nullopt when absent), and the entries under `prefix` in key order.
   Result<std::optional<kv::Entry>> KvGet(kv::Space space, const kv::Key& key);
   Result<std::vector<kv::Entry>> KvList(kv::Space space, const kv::Key& prefix);
-  // Writes a record (after ValidateRecord); the node reconciles: starts, reloads or stops.
+  // Through the worker catalog (actors/catalog_actor.h), like every writer: PutWorker
+  // stores the record as it is (ValidateRecord, script check; moved when its scope
+  // changed) and the node reconciles: starts, reloads or stops. DeleteWorker of an
+  // absent sid is OK. GetWorker: the record in force (a local copy wins), or nullopt.
   Status PutWorker(const WorkerRecord& record);
   Status DeleteWorker(const std::string& sid);
   Result<std::optional<WorkerRecord>> GetWorker(const std::string& sid);
@@ -65,6 +68,8 @@ class LocalNode {
   std::string Admin(const std::string& token, const std::string& request_json);
   // The port the admin service listens on (useful with admin.listen port 0); 0 = none.
   uint16_t admin_port() const;
+  // The HTTP gateway's port (an `http:` section; useful with http.listen port 0); 0 = none.
+  uint16_t http_port() const;
 
   // --- templates (from the template packs in config.plugin_dirs) ---
   // Every template, ordered by pack id then the pack's order; an id offered by two packs

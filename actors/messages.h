@@ -19,9 +19,17 @@
 
 #include "actors/wire.h"
 #include "runtime/exec/run_queue.h"
-#include "runtime/js/engine.h"
 #include "runtime/model/worker_record.h"
+#include "runtime/node/worker_catalog.h"
+#include "runtime/store/kv_protocol.h"
 #include "runtime/store/store.h"
+
+// Worker-only payloads (runtime/js/engine.h); declared here so that the node, store,
+// cluster and admin actors talk without including the V8 engine.
+namespace ami::js {
+struct ExchangeReply;
+class StopSwitch;
+}  // namespace ami::js
 
 namespace ami {
 
@@ -53,8 +61,8 @@ struct ReplState {
 }  // namespace ami
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::RunQueue::SlotPtr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::KvRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::KvReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::kv::Request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::kv::Reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::js::ExchangeReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::KvChange)
@@ -62,10 +70,17 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::kv::Key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ami::js::StopSwitch>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::LeaderGrant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::ReplState)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerChange)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerListing)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::NewWorker)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerPut)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerEdit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ami::WorkerDelete)
 
 CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   // store actor
-  CAF_ADD_ATOM(ami, ami, kv_atom, "kv")             // (kv, KvRequest) -> KvReply
+  CAF_ADD_ATOM(ami, ami, kv_atom, "kv")             // (kv, kv::Request) -> kv::Reply
   CAF_ADD_ATOM(ami, ami, watch_atom, "kvwatch")     // (kvwatch, Space, Key prefix, actor): push KvChange
   CAF_ADD_ATOM(ami, ami, meta_atom, "kvmeta")       // (kvmeta, name) -> string; (kvmeta, name, value)
   CAF_ADD_ATOM(ami, ami, sweep_atom, "kvsweep")     // periodic expiry sweep
@@ -107,6 +122,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, faults_atom, "faults")          // (faults, JSON text {"drop":[node ids]}) -> JSON text (test only)
   // admin service
   CAF_ADD_ATOM(ami, ami, admin_atom, "admin")            // (admin, token, request JSON) -> reply JSON
+  // worker catalog (actors/catalog_actor.h): the one writer of worker records
+  CAF_ADD_ATOM(ami, ami, cat_get_atom, "catget")         // (catget, sid) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_list_atom, "catlist")       // (catlist) -> WorkerListing
+  CAF_ADD_ATOM(ami, ami, cat_create_atom, "catcreate")   // (catcreate, NewWorker) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_put_atom, "catput")         // (catput, WorkerPut) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_update_atom, "catupdate")   // (catupdate, sid, WorkerEdit) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_deactivate_atom, "catdeact")// (catdeact, sid, reason) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_delete_atom, "catdelete")   // (catdelete, WorkerDelete) -> WorkerReply
+  CAF_ADD_ATOM(ami, ami, cat_subscribe_atom, "catsub")   // (catsub, WorkerChangeSink): snapshot, then every change
+  CAF_ADD_ATOM(ami, ami, worker_changed_atom, "wchanged")// catalog → node: (wchanged, WorkerChange)
   // cluster actor, its own timer (never accepted from another process)
   CAF_ADD_ATOM(ami, ami, tick_atom, "ctick")             // (ctick) lease timers, heartbeats, reconnects
   // wire types (actors/wire.h)

@@ -23,13 +23,16 @@ std::string ForLog(std::string_view text, size_t max = 64) {
 struct Watch {
   kv::Space space;
   std::string encoded_prefix;
-  caf::actor watcher;
+  KvWatcher watcher;
 };
+
+// The interface plus the two messages the store sends itself (group commit, expiry).
+using StoreImpl = StoreActor::extend<caf::reacts_to<flush_atom>, caf::reacts_to<sweep_atom>>;
 
 // A commit waiting for the next group commit, with the promise of its reply.
 struct PendingCommit {
   kv::AtomicOperation operation;
-  caf::typed_response_promise<js::KvReply> reply;
+  caf::typed_response_promise<kv::Reply> reply;
 };
 
 struct StoreState {
@@ -42,23 +45,23 @@ struct StoreState {
   std::chrono::milliseconds sweep_interval{10000};
   static inline const char* name = "ami.store";
 
-  js::KvReply Execute(const js::KvRequest& req) {
-    js::KvReply reply;
+  kv::Reply Execute(const kv::Request& req) {
+    kv::Reply reply;
     reply.op = req.op;
     switch (req.op) {
-      case js::KvRequest::Op::kGet: {
+      case kv::Request::Op::kGet: {
         auto r = store->Get(req.space, req.key);
         if (!r.ok()) reply.status = r.status();
         else reply.entry = std::move(*r);
         break;
       }
-      case js::KvRequest::Op::kList: {
+      case kv::Request::Op::kList: {
         auto r = store->List(req.space, req.list);
         if (!r.ok()) reply.status = r.status();
         else reply.entries = std::move(*r);
         break;
       }
-      case js::KvRequest::Op::kCommit:
+      case kv::Request::Op::kCommit:
         break;  // see Flush()
     }
     return reply;
@@ -73,8 +76,8 @@ struct StoreState {
     for (const auto& p : batch) operations.push_back(p.operation);
     auto results = store->CommitBatch(operations);
     for (size_t i = 0; i < batch.size(); ++i) {
-      js::KvReply reply;
-      reply.op = js::KvRequest::Op::kCommit;
+      kv::Reply reply;
+      reply.op = kv::Request::Op::kCommit;
       if (!results.ok()) {
         reply.status = results.status();
       } else if (!(*results)[i].ok()) {
@@ -179,8 +182,8 @@ caf::error StoreError(const Status& status) { return caf::make_error(caf::sec::r
 
 // The store arrives as a shared_ptr only because spawn arguments must be copyable; this
 // actor is its one user.
-caf::behavior StoreActor(caf::stateful_actor<StoreState>* self, std::shared_ptr<kv::Store> store,
-                         std::chrono::milliseconds sweep_interval) {
+StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> self, std::shared_ptr<kv::Store> store,
+                                       std::chrono::milliseconds sweep_interval) {
   self->state.store = std::move(store);
   self->state.sweep_interval = sweep_interval;
   self->set_down_handler([=](caf::down_msg& down) {
@@ -190,17 +193,17 @@ caf::behavior StoreActor(caf::stateful_actor<StoreState>* self, std::shared_ptr<
   });
   self->delayed_send(self, sweep_interval, sweep_atom_v);
   return {
-      [=](kv_atom, js::KvRequest& req) -> caf::result<js::KvReply> {
-        if (req.op != js::KvRequest::Op::kCommit) return self->state.Execute(req);
+      [=](kv_atom, kv::Request& req) -> caf::result<kv::Reply> {
+        if (req.op != kv::Request::Op::kCommit) return self->state.Execute(req);
         auto& pending = self->state.pending;
         if (pending.empty()) self->send(self, flush_atom_v);
         pending.push_back(PendingCommit{
             kv::AtomicOperation{req.space, std::move(req.checks), std::move(req.mutations)},
-            self->make_response_promise<js::KvReply>()});
+            self->make_response_promise<kv::Reply>()});
         return pending.back().reply;
       },
       [=](flush_atom) { self->state.Flush(); },
-      [=](watch_atom, kv::Space space, const kv::Key& prefix, caf::actor watcher) {
+      [=](watch_atom, kv::Space space, const kv::Key& prefix, KvWatcher watcher) {
         self->monitor(watcher);
         self->state.watches.push_back(Watch{space, kv::EncodeKey(prefix), std::move(watcher)});
       },
@@ -254,10 +257,11 @@ caf::behavior StoreActor(caf::stateful_actor<StoreState>* self, std::shared_ptr<
 
 }  // namespace
 
-caf::actor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
+StoreActor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
                            std::chrono::milliseconds sweep_interval) {
-  return system.spawn<caf::detached>(StoreActor, std::shared_ptr<kv::Store>(std::move(store)),
-                                     sweep_interval);
+  auto impl = system.spawn<caf::detached>(StoreBehavior, std::shared_ptr<kv::Store>(std::move(store)),
+                                          sweep_interval);
+  return caf::actor_cast<StoreActor>(impl);
 }
 
 }  // namespace ami

@@ -1,11 +1,12 @@
 // The store actor owns the node's kv::Store. It is spawned detached, so SQLite I/O
 // happens on its own thread and never holds a scheduler thread that runs workers.
 //
-// Protocol (see messages.h):
-//   (kv, js::KvRequest) -> js::KvReply           get / list / commit; commits that arrive
+// Protocol (StoreActor below; atoms and payloads in messages.h, kv::Request/Reply in
+// runtime/store/kv_protocol.h):
+//   (kv, kv::Request) -> kv::Reply           get / list / commit; commits that arrive
 //                                                together share one transaction and fsync
 //                                                (group commit) and are answered after it
-//   (kvwatch, Space, Key prefix, actor)          after each commit, watchers of a
+//   (kvwatch, Space, Key prefix, KvWatcher)      after each commit, watchers of a
 //                                                prefix get (kvchanged, KvChange) per key
 //   (kvmeta, name) -> string                     "" when unset
 //   (kvmeta, name, value) -> bool
@@ -34,16 +35,31 @@
 // Local commits notify watchers with remote = false.
 #pragma once
 
-#include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <chrono>
 #include <memory>
 
+#include "actors/messages.h"
+#include "runtime/store/kv_protocol.h"
 #include "runtime/store/store.h"
 
 namespace ami {
 
-caf::actor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
+// Whoever watches a key prefix: it is told of each change.
+using KvWatcher = caf::typed_actor<caf::reacts_to<changed_atom, KvChange>>;
+
+using StoreActor = caf::typed_actor<
+    caf::replies_to<kv_atom, kv::Request>::with<kv::Reply>,
+    caf::reacts_to<watch_atom, kv::Space, kv::Key, KvWatcher>,
+    caf::replies_to<meta_atom, std::string>::with<std::string>,
+    caf::replies_to<meta_atom, std::string, std::string>::with<bool>,
+    caf::replies_to<repl_changes_atom, uint64_t, uint32_t>::with<wire::ReplBatch>,
+    caf::replies_to<repl_apply_atom, wire::ReplBatch, std::string, std::string>::with<uint64_t>,
+    caf::replies_to<repl_state_atom>::with<ReplState>,
+    caf::replies_to<repl_digest_atom>::with<uint64_t>>;
+
+StoreActor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
                            std::chrono::milliseconds sweep_interval = std::chrono::seconds(10));
 
 }  // namespace ami

@@ -13,18 +13,19 @@
 
 #include "actors/messages.h"
 #include "runtime/exec/priority_rules.h"
+#include "runtime/js/engine.h"
 #include "runtime/log/worker_log.h"
 
 namespace ami {
 
-std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, caf::actor* store,
+std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, StoreActor store,
                                                          std::shared_ptr<HybridClock> clock,
                                                          std::shared_ptr<const ExchangeDirectory> exchanges,
                                                          int run_slots) {
   auto env = std::make_shared<WorkerEnvironment>();
   env->node_id = config.node.id;
   env->network = config.cluster ? config.cluster->name : "local";
-  env->store = store;
+  env->store = std::move(store);
   env->run_queue = RunQueue::Create({run_slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
   env->stats = std::make_shared<StatsRegistry>();
   env->clock = std::move(clock);
@@ -77,10 +78,21 @@ struct OrderCall {
   size_t attempts = 1;        // sent so far
 };
 
+// The interface plus what a worker sends itself (timers, replies handed over from other
+// threads): nobody else may send these.
+using WorkerImpl = WorkerActor::extend<
+    caf::reacts_to<iterate_atom, uint64_t>,                               // next call due (gen)
+    caf::reacts_to<slot_atom, RunQueue::SlotPtr>,                         // run slot granted
+    caf::reacts_to<timer_atom, uint64_t, uint64_t>,                       // (engine gen, request id)
+    caf::reacts_to<cex_atom, uint64_t, uint64_t, js::ExchangeReply>,      // an exchange call answered
+    caf::reacts_to<cex_atom, uint64_t, uint64_t>,                         // an order's retry is due
+    caf::reacts_to<grant_atom, uint64_t>,                                 // the lease-end timer (gen)
+    caf::reacts_to<deadline_atom, uint64_t>>;                             // stop grace period over (gen)
+
 struct WorkerState : js::Host {
-  caf::stateful_actor<WorkerState>* self = nullptr;
+  WorkerImpl::stateful_pointer<WorkerState> self = nullptr;
   std::shared_ptr<const WorkerEnvironment> env;
-  caf::actor node;
+  WorkerSupervisor node;
   std::shared_ptr<js::StopSwitch> stop_switch;
   WorkerRecord record;
   std::shared_ptr<WorkerLog> log;
@@ -219,13 +231,13 @@ struct WorkerState : js::Host {
     self->delayed_send(self, delay, timer_atom_v, engine_gen, id);
   }
 
-  void StartKv(uint64_t id, js::KvRequest request) override {
+  void StartKv(uint64_t id, kv::Request request) override {
     const uint64_t gen = engine_gen;
     const auto op = request.op;
-    self->request(*env->store, caf::infinite, kv_atom_v, std::move(request))
-        .then([this, gen, id](js::KvReply& reply) { DeliverKv(gen, id, std::move(reply)); },
+    self->request(env->store, caf::infinite, kv_atom_v, std::move(request))
+        .then([this, gen, id](kv::Reply& reply) { DeliverKv(gen, id, std::move(reply)); },
               [this, gen, id, op](caf::error& err) {
-                js::KvReply reply;
+                kv::Reply reply;
                 reply.op = op;
                 reply.status = Status::IOError("store unavailable: " + caf::to_string(err));
                 DeliverKv(gen, id, std::move(reply));
@@ -233,7 +245,7 @@ struct WorkerState : js::Host {
   }
 
   // Replies of an engine that was replaced meanwhile (gen differs) are dropped.
-  void DeliverKv(uint64_t gen, uint64_t id, js::KvReply reply) {
+  void DeliverKv(uint64_t gen, uint64_t id, kv::Reply reply) {
     if (gen != engine_gen) return;
     Enqueue([this, id, r = std::move(reply)]() mutable {
       if (engine) engine->CompleteKv(id, std::move(r));
@@ -287,7 +299,7 @@ struct WorkerState : js::Host {
         if (options.contains("secret") && options["secret"].is_string()) ctx.credentials.secret = options["secret"];
       }
     }
-    caf::actor me = caf::actor_cast<caf::actor>(self);
+    auto me = caf::actor_cast<WorkerImpl>(self);
     ExchangeCallTask task;
     task.ctx = std::move(ctx);
     task.method = call.method;
@@ -343,7 +355,7 @@ struct WorkerState : js::Host {
     ready.push_back(std::move(entry));
     if (slot) return;  // RunReady() is on the stack and will pick it up
     if (slot_requested) return;
-    caf::actor me = caf::actor_cast<caf::actor>(self);
+    auto me = caf::actor_cast<WorkerImpl>(self);
     slot = env->run_queue->Acquire(record.priority, [me](RunQueue::SlotPtr granted) {
       caf::anon_send<caf::message_priority::high>(me, slot_atom_v, std::move(granted));
     });
@@ -574,7 +586,7 @@ struct WorkerState : js::Host {
     self->quit();
   }
 
-  caf::behavior make_behavior() {
+  WorkerImpl::behavior_type make_behavior() {
     return {
         [this](iterate_atom, uint64_t gen) {
           if (gen == iterate_gen && !stopping) Enqueue([this] { StartCall(); });
@@ -626,8 +638,9 @@ struct WorkerState : js::Host {
   }
 };
 
-caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_ptr<const WorkerEnvironment> env,
-                          WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch,
+WorkerImpl::behavior_type WorkerBehavior(WorkerImpl::stateful_pointer<WorkerState> self,
+                                         std::shared_ptr<const WorkerEnvironment> env, WorkerRecord record,
+                                         WorkerSupervisor node, std::shared_ptr<js::StopSwitch> stop_switch,
                           std::optional<LeaderGrant> grant) {
   WorkerState& st = self->state;
   st.self = self;
@@ -645,11 +658,11 @@ caf::behavior WorkerActor(caf::stateful_actor<WorkerState>* self, std::shared_pt
 
 }  // namespace
 
-caf::actor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
-                       WorkerRecord record, caf::actor node, std::shared_ptr<js::StopSwitch> stop_switch,
-                       std::optional<LeaderGrant> grant) {
-  return system.spawn(WorkerActor, std::move(env), std::move(record), std::move(node), std::move(stop_switch),
-                      std::move(grant));
+WorkerActor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
+                        WorkerRecord record, WorkerSupervisor node, std::shared_ptr<js::StopSwitch> stop_switch,
+                        std::optional<LeaderGrant> grant) {
+  return caf::actor_cast<WorkerActor>(system.spawn(WorkerBehavior, std::move(env), std::move(record),
+                                                   std::move(node), std::move(stop_switch), std::move(grant)));
 }
 
 }  // namespace ami

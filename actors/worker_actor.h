@@ -51,6 +51,7 @@
 #pragma once
 
 #include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -59,11 +60,12 @@
 
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
+#include "actors/store_actor.h"
 #include "runtime/base/clock.h"
 #include "runtime/cluster/member_view.h"
 #include "runtime/config/config.h"
 #include "runtime/exec/run_queue.h"
-#include "runtime/js/engine.h"
+#include "runtime/js/stop_switch.h"
 #include "runtime/model/worker_record.h"
 #include "runtime/stats/worker_stats.h"
 
@@ -73,7 +75,9 @@ namespace ami {
 struct WorkerEnvironment {
   std::string node_id;
   std::string network = "local";            // cluster name, or "local" on a single node
-  caf::actor* store = nullptr;              // the store actor (owned by the node)
+  // The store actor. The owner clears it before the actor system shuts down: a strong
+  // handle to a detached actor left in a live object keeps the system waiting for it.
+  StoreActor store;
   std::shared_ptr<RunQueue> run_queue;
   std::shared_ptr<StatsRegistry> stats;
   std::shared_ptr<HybridClock> clock;
@@ -89,7 +93,7 @@ struct WorkerEnvironment {
 // The environment a node gives its workers, from its config: `store` must outlive it,
 // `run_slots` sizes the run queue. Connector calls run on each exchange's own bulkhead
 // (ExchangeDirectory, sized by exchanges.<id>.threads), not on a shared pool.
-std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, caf::actor* store,
+std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, StoreActor store,
                                                          std::shared_ptr<HybridClock> clock,
                                                          std::shared_ptr<const ExchangeDirectory> exchanges,
                                                          int run_slots);
@@ -100,8 +104,16 @@ std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, c
 // `grant` is required for a leader-mode record and ignored otherwise. A leader-mode
 // worker spawned without one never runs JavaScript: it logs an error, its stats say
 // `waiting: no lease`, and it starts only if a (wgrant) arrives.
-caf::actor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
-                       WorkerRecord record, caf::actor node,
+// Who hears that a worker stopped by itself: (wfailed, sid, message).
+using WorkerSupervisor = caf::typed_actor<caf::reacts_to<failed_atom, std::string, std::string>>;
+
+// What the node may tell a worker; everything else it handles it sends itself.
+using WorkerActor = caf::typed_actor<caf::reacts_to<stop_atom>,                   // graceful stop
+                                     caf::reacts_to<reload_atom, WorkerRecord>,   // hot reload
+                                     caf::reacts_to<grant_atom, LeaderGrant>>;    // renewed lease
+
+WorkerActor SpawnWorker(caf::actor_system& system, std::shared_ptr<const WorkerEnvironment> env,
+                       WorkerRecord record, WorkerSupervisor node,
                        std::shared_ptr<js::StopSwitch> stop_switch,
                        std::optional<LeaderGrant> grant = std::nullopt);
 

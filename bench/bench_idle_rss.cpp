@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
     if (!del.ok()) Die("DeleteWorker: " + del.message());
     if (!WaitFor([&] { return node->RunningWorkers() == 0; }, std::chrono::seconds(30)))
       Die("warm-up worker did not stop");
-    js::KvRequest clear;
-    clear.op = js::KvRequest::Op::kCommit;
+    kv::Request clear;
+    clear.op = kv::Request::Op::kCommit;
     clear.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kDelete, kv::MakeKey({"up", warm.sid}), {}, std::nullopt});
     if (!node->Kv(clear).ok()) Die("cannot clear the warm-up marker");
   }

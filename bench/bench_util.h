@@ -28,6 +28,7 @@
 
 #include "actors/local_node.h"
 #include "runtime/base/clock.h"
+#include "runtime/js/engine.h"  // the engine benchmarks drive an Engine with a fake Host
 #include "runtime/config/config.h"
 #include "runtime/model/worker_record.h"
 #include "runtime/store/kv_key.h"
@@ -224,7 +225,7 @@ struct BenchHost : js::Host {
   std::deque<uint64_t> timers;
   void Log(LogLevel, std::string) override {}
   void StartTimer(uint64_t id, std::chrono::milliseconds) override { timers.push_back(id); }
-  void StartKv(uint64_t, js::KvRequest) override { Die("a bench script made a KV request"); }
+  void StartKv(uint64_t, kv::Request) override { Die("a bench script made a KV request"); }
   void StartExchangeCall(uint64_t, js::ExchangeCall) override { Die("a bench script called an exchange"); }
   double HybridTimestamp() override { return static_cast<double>(WallMillis()); }
 };

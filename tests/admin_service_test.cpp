@@ -226,13 +226,16 @@ TEST_CASE("admin: create, get, list, update, start, stop, delete", "[admin]") {
     auto record = node->GetWorker(both);
     REQUIRE(record.ok());
     REQUIRE(record->has_value());
-    js::KvRequest put;
-    put.op = js::KvRequest::Op::kCommit;
+    kv::Request put;
+    put.op = kv::Request::Op::kCommit;
     put.space = kv::Space::kNetwork;
     put.mutations.push_back({kv::Mutation::Kind::kSet, WorkerKey(both), RecordToStoredValue(**record).dump(), std::nullopt});
     REQUIRE(node->Kv(std::move(put)).ok());
   }
-  CHECK(Ok(*node, "workers.list").size() == 2);
+  // One entry per sid: the record in force, which is the local copy (docs/worker-records.md).
+  json listed = Ok(*node, "workers.list");
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["source"] == "local");
   CHECK(Ok(*node, "workers.delete", {{"sid", both}})["deleted"] == true);
   CHECK(Ok(*node, "workers.list").empty());
   CHECK(node->KvList(kv::Space::kLocal, kv::MakeKey({"ami", "worker"}))->empty());
@@ -721,8 +724,8 @@ TEST_CASE("admin: leader.info", "[admin]") {
   CHECK(Ok(*node, "leader.info", {{"sid", sid}}) ==
         json{{"workerId", sid}, {"hasLeader", false}, {"message", "No leader elected yet"}});
   auto put = [&](const json& value) {
-    js::KvRequest req;
-    req.op = js::KvRequest::Op::kCommit;
+    kv::Request req;
+    req.op = kv::Request::Op::kCommit;
     req.space = kv::Space::kNetwork;
     req.mutations.push_back({kv::Mutation::Kind::kSet, kv::MakeKey({"ami", "leader", sid}), value.dump(), std::nullopt});
     auto reply = node->Kv(std::move(req));

@@ -61,9 +61,9 @@ TEST_CASE("cluster: quick want/not-want wishes end in the last wish's state", "[
       log->held[sid].push_back(held);
     }};
   });
-  caf::actor cluster = SpawnClusterActor(*rig.system, ClusterContext{rig.config, rig.env, rig.store});
+  ClusterActor cluster = SpawnClusterActor(*rig.system, MakeClusterContext(rig.config, *rig.env, rig.store));
   caf::scoped_actor self{*rig.system};
-  self->send(cluster, attach_atom_v, recorder);
+  self->send(cluster, attach_atom_v, caf::actor_cast<LeaseListener>(recorder));
 
   // Sent back to back, so each later wish is in the cluster actor's mailbox before the
   // store answers the leader-record read of the first want. (Should the read ever win

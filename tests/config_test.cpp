@@ -389,7 +389,7 @@ TEST_CASE("The top level must be a map with a node section", "[config][errors]")
 TEST_CASE("Unknown keys name the allowed ones", "[config][errors]") {
   CHECK(Problems(kNode + "colour: red\n") ==
         "t.yaml:3:1: colour: unknown key; allowed: node, cluster, admin, tls, limits, execution, "
-        "log, plugins, exchanges, accounts, workers");
+        "log, plugins, exchanges, accounts, workers, http");
   CHECK(Problems(kNode + "limits:\n  hep: 128MB\n") ==
         "t.yaml:4:3: limits.hep: unknown key (did you mean heap?); allowed: heap, cpu_per_run, "
         "stop_grace, max_timers, max_pending_calls, max_list_results, max_log_line, max_log_lines_per_sec");

@@ -22,31 +22,31 @@ namespace {
 struct FakeHost : Host {
   std::vector<std::pair<LogLevel, std::string>> lines;
   std::deque<std::pair<uint64_t, std::chrono::milliseconds>> timers;
-  std::deque<std::pair<uint64_t, KvRequest>> kv_requests;
+  std::deque<std::pair<uint64_t, kv::Request>> kv_requests;
   std::deque<std::pair<uint64_t, ExchangeCall>> exchange_calls;
   kv::Store* store = nullptr;
 
   void Log(LogLevel level, std::string message) override { lines.emplace_back(level, std::move(message)); }
   void StartTimer(uint64_t id, std::chrono::milliseconds delay) override { timers.emplace_back(id, delay); }
-  void StartKv(uint64_t id, KvRequest request) override { kv_requests.emplace_back(id, std::move(request)); }
+  void StartKv(uint64_t id, kv::Request request) override { kv_requests.emplace_back(id, std::move(request)); }
   void StartExchangeCall(uint64_t id, ExchangeCall call) override { exchange_calls.emplace_back(id, std::move(call)); }
   double HybridTimestamp() override { return 1234.0; }
 
-  KvReply Execute(const KvRequest& req) {
-    KvReply reply;
+  kv::Reply Execute(const kv::Request& req) {
+    kv::Reply reply;
     reply.op = req.op;
     switch (req.op) {
-      case KvRequest::Op::kGet: {
+      case kv::Request::Op::kGet: {
         auto r = store->Get(req.space, req.key);
         if (r.ok()) reply.entry = *r; else reply.status = r.status();
         break;
       }
-      case KvRequest::Op::kList: {
+      case kv::Request::Op::kList: {
         auto r = store->List(req.space, req.list);
         if (r.ok()) reply.entries = *r; else reply.status = r.status();
         break;
       }
-      case KvRequest::Op::kCommit: {
+      case kv::Request::Op::kCommit: {
         auto r = store->Commit(req.space, req.checks, req.mutations);
         if (r.ok()) reply.commit = *r; else reply.status = r.status();
         break;

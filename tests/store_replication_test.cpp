@@ -669,7 +669,7 @@ struct ActorFixture {
   }
 
   caf::actor Spawn(std::unique_ptr<Store> store) {
-    actors.push_back(SpawnStoreActor(*system, std::move(store)));
+    actors.push_back(caf::actor_cast<caf::actor>(SpawnStoreActor(*system, std::move(store))));
     return actors.back();
   }
 
@@ -697,23 +697,23 @@ struct ActorFixture {
   }
 };
 
-js::KvReply Commit(ActorFixture& f, const caf::actor& store, const Key& key, const std::string& value) {
-  js::KvRequest req;
-  req.op = js::KvRequest::Op::kCommit;
+kv::Reply Commit(ActorFixture& f, const caf::actor& store, const Key& key, const std::string& value) {
+  kv::Request req;
+  req.op = kv::Request::Op::kCommit;
   req.space = Space::kNetwork;
   Mutation m;
   m.key = key;
   m.value = value;
   req.mutations.push_back(m);
-  return f.Ask<js::KvReply>(store, kv_atom_v, std::move(req));
+  return f.Ask<kv::Reply>(store, kv_atom_v, std::move(req));
 }
 
 std::optional<std::string> ActorGet(ActorFixture& f, const caf::actor& store, const Key& key) {
-  js::KvRequest req;
-  req.op = js::KvRequest::Op::kGet;
+  kv::Request req;
+  req.op = kv::Request::Op::kGet;
   req.space = Space::kNetwork;
   req.key = key;
-  auto reply = f.Ask<js::KvReply>(store, kv_atom_v, std::move(req));
+  auto reply = f.Ask<kv::Reply>(store, kv_atom_v, std::move(req));
   REQUIRE(reply.status.ok());
   if (!reply.entry) return std::nullopt;
   return reply.entry->value;
@@ -738,7 +738,7 @@ TEST_CASE("the store actor answers replication requests", "[replication]") {
   auto seen = std::make_shared<Seen>();
   caf::actor watcher = f.system->spawn(Watcher, seen);
   f.actors.push_back(watcher);
-  caf::anon_send(b, watch_atom_v, Space::kNetwork, Key{}, watcher);
+  caf::anon_send(b, watch_atom_v, Space::kNetwork, Key{}, caf::actor_cast<KvWatcher>(watcher));
 
   // State and changes of A.
   const auto state_a = f.Ask<ReplState>(a, repl_state_atom_v);

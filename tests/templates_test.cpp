@@ -383,8 +383,8 @@ TEST_CASE("grid-trading: places its 10 levels once, across runs, restarts and a 
 
     // The saved grid is lost (e.g. a failover before it replicated): the grid is made
     // again, and the clientOrderIds keep the exchange from taking a second order per level.
-    js::KvRequest del;
-    del.op = js::KvRequest::Op::kCommit;
+    kv::Request del;
+    del.op = kv::Request::Op::kCommit;
     del.space = kv::Space::kNetwork;
     del.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kDelete, kv::MakeKey({"strategy", "grid", sid}), {}, std::nullopt});
     REQUIRE(node->Kv(del).ok());

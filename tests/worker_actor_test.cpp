@@ -179,10 +179,11 @@ TEST_CASE("a worker that spends its critical-error budget is set inactive", "[wo
 }
 
 // The race of issue 10: an admin edit reaches the store after the node read the record
-// but before the worker spends its budget. Made deterministic by starting a real node
-// actor with the record as read before the edit (the edit is already stored, and the
-// node's watch starts after it, so the node never hears of it): the budget stop must
-// then set the EDITED record inactive, not write the stale copy back.
+// but before the worker spends its budget. Made deterministic by starting a real catalog
+// that knows only the record as read before the edit (the edit is already stored, and
+// the catalog's watch starts after it, so neither it nor the node hears of it) and a
+// real node subscribed to it: the budget stop must then set the EDITED record inactive,
+// not write the stale copy back.
 TEST_CASE("a budget stop racing an admin edit keeps the edit", "[worker][budget][race]") {
   ami::test::WorkerRig rig;
   std::vector<std::string> problems;
@@ -192,28 +193,28 @@ TEST_CASE("a budget stop racing an admin edit keeps the edit", "[worker][budget]
   });
   caf::scoped_actor self{*rig.system};
   auto commit = [&](kv::Space space, const WorkerRecord& r, uint64_t expected) {
-    js::KvRequest put;
-    put.op = js::KvRequest::Op::kCommit;
+    kv::Request put;
+    put.op = kv::Request::Op::kCommit;
     put.space = space;
     put.checks.push_back(kv::Check{WorkerKey(r.sid), expected});
     put.mutations.push_back(
         kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(r.sid), RecordToStoredValue(r).dump(), std::nullopt});
     kv::CommitResult out;
     self->request(rig.store, std::chrono::seconds(30), kv_atom_v, std::move(put))
-        .receive([&](js::KvReply& reply) { REQUIRE(reply.status.ok()); out = reply.commit; },
+        .receive([&](kv::Reply& reply) { REQUIRE(reply.status.ok()); out = reply.commit; },
                  [](caf::error&) { FAIL("store"); });
     REQUIRE(out.ok);
     return out.versionstamp;
   };
   auto stored = [&](kv::Space space, const std::string& sid) {
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
+    kv::Request get;
+    get.op = kv::Request::Op::kGet;
     get.space = space;
     get.key = WorkerKey(sid);
     std::optional<WorkerRecord> out;
     self->request(rig.store, std::chrono::seconds(30), kv_atom_v, std::move(get))
         .receive(
-            [&](js::KvReply& reply) {
+            [&](kv::Reply& reply) {
               REQUIRE(reply.status.ok());
               if (!reply.entry) return;
               auto r = ReadStoredRecord(sid, reply.entry->value);
@@ -235,7 +236,19 @@ TEST_CASE("a budget stop racing an admin edit keeps the edit", "[worker][budget]
   edited.timestamp = read.timestamp + 1;
   commit(space, edited, read_at);
 
-  caf::actor node = SpawnNode(*rig.system, rig.env, {StoredWorker{read, read_at}}, rig.node);
+  CatalogContext catalog_context{read.nid, rig.store, {}, [](const std::string&) { return Status::OK(); },
+                                 {StoredWorker{read, read_at, space}}};
+  CatalogActor catalog = SpawnCatalog(*rig.system, std::move(catalog_context));
+  NodeActor node = SpawnNode(*rig.system, rig.env, catalog, caf::actor_cast<ClusterActor>(rig.node));
+  // Both go before the rig's system waits for its actors, even when a check below fails.
+  struct Ends {
+    caf::scoped_actor& self;
+    std::vector<caf::actor> actors;
+    ~Ends() {
+      for (auto& a : actors) self->send_exit(a, caf::exit_reason::user_shutdown);
+    }
+  } ends{self, {caf::actor_cast<caf::actor>(node), caf::actor_cast<caf::actor>(catalog)}};
+
   std::optional<WorkerRecord> after;
   REQUIRE(Eventually([&] { return (after = stored(space, read.sid)) && !after->active; }));
   CHECK(after->note == edited.note);
@@ -244,7 +257,6 @@ TEST_CASE("a budget stop racing an admin edit keeps the edit", "[worker][budget]
 
   self->request(node, std::chrono::seconds(30), shutdown_atom_v)
       .receive([](bool) {}, [](caf::error&) { FAIL("node shutdown"); });
-  self->send_exit(node, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a success resets the consecutive error count", "[worker][budget]") {
@@ -376,8 +388,8 @@ execution:
   auto spin = put("while (true) {}", Priority::kLow);
   // A record whose script does not compile, written behind the validation's back.
   auto broken = ActiveRecord("let a = ;");
-  js::KvRequest put_raw;
-  put_raw.op = js::KvRequest::Op::kCommit;
+  kv::Request put_raw;
+  put_raw.op = kv::Request::Op::kCommit;
   put_raw.space = kv::Space::kLocal;
   put_raw.mutations.push_back({kv::Mutation::Kind::kSet, WorkerKey(broken.sid), RecordToStoredValue(broken).dump(), std::nullopt});
   REQUIRE(node.Kv(put_raw).ok());
@@ -545,13 +557,13 @@ struct WorkerHarness : ami::test::WorkerRig {
 
   std::vector<kv::Entry> List(const kv::Key& prefix) {
     caf::scoped_actor self{*system};
-    js::KvRequest list;
-    list.op = js::KvRequest::Op::kList;
+    kv::Request list;
+    list.op = kv::Request::Op::kList;
     list.space = kv::Space::kLocal;
     list.list.prefix = prefix;
     std::vector<kv::Entry> out;
     self->request(store, std::chrono::seconds(30), kv_atom_v, std::move(list))
-        .receive([&](js::KvReply& reply) { out = std::move(reply.entries); }, [](caf::error&) { FAIL("store"); });
+        .receive([&](kv::Reply& reply) { out = std::move(reply.entries); }, [](caf::error&) { FAIL("store"); });
     return out;
   }
 

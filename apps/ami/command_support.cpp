@@ -11,12 +11,14 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/model/worker_fields.h"
+
 namespace ami::shell::cmd {
 
-const std::vector<std::string> kExecutionModes = {"parallel", "leader", "exclusive"};
-const std::vector<std::string> kPriorities = {"critical", "high", "normal", "low"};
-const std::vector<std::string> kModes = {"loop", "single"};
-const std::vector<std::string> kScopes = {"local", "network"};
+const std::vector<std::string> kExecutionModes = EnumNames<ExecutionMode>();
+const std::vector<std::string> kPriorities = EnumNames<Priority>();
+const std::vector<std::string> kModes = EnumNames<WorkerMode>();
+const std::vector<std::string> kScopes = EnumNames<Scope>();
 
 Status Usage(const std::string& message) { return Status::InvalidArgument(message); }
 
@@ -275,6 +277,21 @@ Status Watch(Ctx& c, double seconds, const std::string& title, const std::functi
   ClearInterrupt();
   if (!c.opt.json) c.info << "\n";
   return Status::OK();
+}
+
+std::string FieldDefaultText(const std::string& field) {
+  const WorkerField* f = FindField(field);
+  if (!f) return "";
+  const json v = FieldDefault(*f);
+  return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+}
+
+std::string RecordStr(const json& record, const std::string& field) {
+  return Str(record, field, FieldDefaultText(field));
+}
+
+std::string TemplateDefault(const json& t, const std::string& field) {
+  return TemplateDefault(t, field, FieldDefaultText(field));
 }
 
 std::string TemplateDefault(const json& t, const std::string& field, const std::string& def) {

@@ -59,6 +59,7 @@ struct Ctx {
   std::vector<std::string>* sid_cache = nullptr;  // completion's sids; cleared on create/delete
 };
 
+// The record's enum choices (runtime/model/worker_fields.h); kScopes also names KV spaces.
 extern const std::vector<std::string> kExecutionModes;  // parallel leader exclusive
 extern const std::vector<std::string> kPriorities;      // critical high normal low
 extern const std::vector<std::string> kModes;           // loop single
@@ -82,6 +83,10 @@ Result<std::string> ReadInput(const std::string& file);
 // --- reading replies (tolerant: a missing field gives the default) ---
 const json& Record(const json& worker);  // Worker.record (the worker itself if it has none)
 std::string Str(const json& o, const std::string& key, const std::string& def = "");
+// A record field's default (worker_fields.h) as text: "parallel" for executionMode.
+std::string FieldDefaultText(const std::string& field);
+// A record's field as text, the field's default when missing.
+std::string RecordStr(const json& record, const std::string& field);
 int64_t Int(const json& o, const std::string& key, int64_t def = 0);
 bool Bool(const json& o, const std::string& key, bool def = false);
 std::string Short(const std::string& sid);  // first 8 characters
@@ -90,6 +95,8 @@ std::string WorkerStatus(const json& worker);
 // A template's suggested value: templates.get nests them under `defaults`, templates.list
 // has them at the top.
 std::string TemplateDefault(const json& t, const std::string& field, const std::string& def);
+// The same, falling back to the record field's default.
+std::string TemplateDefault(const json& t, const std::string& field);
 // The editor guide's words: "leader on auto-elected node", "critical (50 errors, 1ms delay)",
 // "loop (engine managed)".
 std::string DescribeExecution(const std::string& mode, const std::string& assigned);
@@ -119,8 +126,9 @@ Status Watch(Ctx& c, double seconds, const std::string& title, const std::functi
 Status Workers(Ctx&, Invocation&);
 Status Show(Ctx&, Invocation&);
 Status CheckCreate(Ctx&, Invocation&);
-// Shared by create and set: the record fields their flags give (null clears accountId /
-// assignedNode), and the check that reads --script FILE into inv.prepared["script"].
+// Shared by create and set: the record fields their flags give (the shell spellings of
+// worker_fields.h; a clear flag such as --no-account gives null), and the check that
+// reads a file flag (--script FILE) into inv.prepared[<field>].
 json FieldsFromFlags(const Invocation& inv);
 Status CheckScriptFlag(Ctx&, Invocation& inv);
 Status Create(Ctx&, Invocation&);

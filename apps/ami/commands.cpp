@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "apps/ami/command_support.h"
+#include "runtime/model/worker_fields.h"
 
 namespace ami::shell {
 
@@ -388,17 +389,32 @@ Status Exit(Ctx& c, Invocation&) {
 // The table
 // ---------------------------------------------------------------------------------
 
+// How a record field's shell flag takes its value.
+Kind FlagKind(ShellSpelling::Arg arg) {
+  switch (arg) {
+    case ShellSpelling::Arg::kChoice: return Kind::kChoice;
+    case ShellSpelling::Arg::kText: return Kind::kText;
+    case ShellSpelling::Arg::kNode: return Kind::kNode;
+    case ShellSpelling::Arg::kFile: return Kind::kFile;
+    case ShellSpelling::Arg::kNone:
+    case ShellSpelling::Arg::kSwitch: return Kind::kNone;
+  }
+  return Kind::kNone;
+}
+
 const std::vector<CommandSpec>& Commands() {
   const FlagSpec watch{"--watch", "-w", Kind::kSeconds, {}, true};
-  static const std::vector<FlagSpec> record_flags = {
-      {"--execution", "-e", Kind::kChoice, kExecutionModes},
-      {"--priority", "-p", Kind::kChoice, kPriorities},
-      {"--mode", "-m", Kind::kChoice, kModes},
-      {"--scope", "", Kind::kChoice, kScopes},
-      {"--account", "", Kind::kText},
-      {"--node-assigned", "", Kind::kNode},
-      {"--note", "", Kind::kText},
-      {"--script", "", Kind::kFile},
+  // The record fields' flags (worker_fields.h): `create` takes every one, `set` those
+  // marked on_set plus the clear flags (--no-account).
+  auto record_flags = [](bool for_set) {
+    std::vector<FlagSpec> flags;
+    for (const auto& field : WorkerFields()) {
+      const ShellSpelling& sh = field.shell;
+      if (sh.arg == ShellSpelling::Arg::kNone || (for_set && !sh.on_set)) continue;
+      flags.emplace_back(sh.flag, sh.short_flag, FlagKind(sh.arg), field.choices);
+      if (for_set && sh.clear_flag) flags.emplace_back(sh.clear_flag);
+    }
+    return flags;
   };
   auto with = [](std::vector<FlagSpec> base, std::vector<FlagSpec> more) {
     base.insert(base.end(), more.begin(), more.end());
@@ -438,7 +454,7 @@ const std::vector<CommandSpec>& Commands() {
        "--execution exclusive needs --node-assigned (unless the template names a node).",
        "Workers",
        {{"TEMPLATE", Kind::kTemplate, true}},
-       with(record_flags, {{"--template", "-t", Kind::kTemplate}, {"--start"}}),
+       with(record_flags(false), {{"--template", "-t", Kind::kTemplate}}),
        CheckCreate,
        Create},
       {"edit",
@@ -461,7 +477,7 @@ const std::vector<CommandSpec>& Commands() {
        "hot-reloads a running worker.",
        "Workers",
        {{"SID", Kind::kSid}},
-       with(record_flags, {{"--no-account"}, {"--no-node-assigned"}}),
+       record_flags(true),
        CheckSet,
        Set},
       {"note",

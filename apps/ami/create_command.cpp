@@ -18,21 +18,22 @@ struct CreatePlan {
 };
 
 void PrintCreateSummary(Ctx& c, const CreatePlan& plan) {
-  auto pick = [&](const std::string& field, const std::string& def) {
+  // The operator's choice, else the template's, else the record's default.
+  auto pick = [&](const std::string& field) {
     if (plan.fields.contains(field) && !plan.fields[field].is_null()) return Scalar(plan.fields[field]);
-    if (!plan.tmpl.is_null()) return TemplateDefault(plan.tmpl, field, def);
-    return def;
+    if (!plan.tmpl.is_null()) return TemplateDefault(plan.tmpl, field);
+    return FieldDefaultText(field);
   };
-  const std::string exec = pick("executionMode", "parallel");
+  const std::string exec = pick("executionMode");
   c.info << c.style(Color::kBold, plan.template_id.empty() ? std::string("New worker")
                                                            : "New worker from template " + plan.template_id + " (" +
                                                                  Str(plan.tmpl, "name", plan.template_id) + ")")
          << "\n";
   Card card;
-  card.Add("Execution", DescribeExecution(exec, pick("assignedNode", "")));
-  card.Add("Priority", DescribePriority(pick("priority", "normal")));
-  card.Add("Mode", DescribeMode(pick("mode", "loop")));
-  card.Add("Scope", pick("scope", "local"));
+  card.Add("Execution", DescribeExecution(exec, pick("assignedNode")));
+  card.Add("Priority", DescribePriority(pick("priority")));
+  card.Add("Mode", DescribeMode(pick("mode")));
+  card.Add("Scope", pick("scope"));
   card.Add("Account", plan.fields.contains("accountId") ? Scalar(plan.fields["accountId"]) : "-");
   if (plan.fields.contains("note"))
     card.Add("Note", OneLine(Str(plan.fields, "note")));
@@ -148,8 +149,8 @@ Status CreateDialogue(Ctx& c) {
       table.AddRow({std::to_string(++n),
                     {Str(t, "id"), Color::kCyan},
                     Str(t, "name"),
-                    TemplateDefault(t, "executionMode", "parallel"),
-                    TemplateDefault(t, "priority", "normal"),
+                    TemplateDefault(t, "executionMode"),
+                    TemplateDefault(t, "priority"),
                     Str(t, "category")});
     }
     table.Print(c.info, c.style);
@@ -177,31 +178,32 @@ Status CreateDialogue(Ctx& c) {
   } else {
     c.info << "This node offers no templates; the worker gets the default script.\n";
   }
-  auto def = [&](const std::string& field, const std::string& fallback) {
-    return plan.tmpl.is_null() ? fallback : TemplateDefault(plan.tmpl, field, fallback);
+  // The template's suggestion, else the record's default.
+  auto def = [&](const std::string& field) {
+    return plan.tmpl.is_null() ? FieldDefaultText(field) : TemplateDefault(plan.tmpl, field);
   };
-  auto exec = AskChoice(c, "Execution mode", kExecutionModes, def("executionMode", "parallel"));
+  auto exec = AskChoice(c, "Execution mode", kExecutionModes, def("executionMode"));
   if (!exec.ok()) return exec.status();
-  if (*exec != def("executionMode", "parallel")) plan.fields["executionMode"] = *exec;
+  if (*exec != def("executionMode")) plan.fields["executionMode"] = *exec;
   if (*exec == "exclusive") {
-    std::string node_default = def("assignedNode", "");
+    std::string node_default = def("assignedNode");
     while (true) {
       auto node = AskText(c, "Assigned node", node_default.empty() ? "required" : node_default);
       if (!node.ok()) return node.status();
       const std::string n = node->empty() ? node_default : *node;
       if (!n.empty()) {
-        if (n != def("assignedNode", "")) plan.fields["assignedNode"] = n;
+        if (n != def("assignedNode")) plan.fields["assignedNode"] = n;
         break;
       }
       c.info << "  exclusive mode needs the node that runs it (e.g. s-0001)\n";
     }
   }
-  auto prio = AskChoice(c, "Priority", kPriorities, def("priority", "normal"));
+  auto prio = AskChoice(c, "Priority", kPriorities, def("priority"));
   if (!prio.ok()) return prio.status();
-  if (*prio != def("priority", "normal")) plan.fields["priority"] = *prio;
-  auto mode = AskChoice(c, "Worker mode", kModes, def("mode", "loop"));
+  if (*prio != def("priority")) plan.fields["priority"] = *prio;
+  auto mode = AskChoice(c, "Worker mode", kModes, def("mode"));
   if (!mode.ok()) return mode.status();
-  if (*mode != def("mode", "loop")) plan.fields["mode"] = *mode;
+  if (*mode != def("mode")) plan.fields["mode"] = *mode;
   auto account = AskText(c, "Account ID (optional)", "none");
   if (!account.ok()) return account.status();
   if (!account->empty() && *account != "none") plan.fields["accountId"] = *account;

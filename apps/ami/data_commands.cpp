@@ -19,10 +19,10 @@ Status Templates(Ctx& c, Invocation&) {
     table.AddRow({{Str(t, "id"), Color::kCyan},
                   Str(t, "name"),
                   Str(t, "category"),
-                  TemplateDefault(t, "executionMode", "parallel"),
-                  TemplateDefault(t, "priority", "normal"),
-                  TemplateDefault(t, "mode", "loop"),
-                  TemplateDefault(t, "scope", "local"),
+                  TemplateDefault(t, "executionMode"),
+                  TemplateDefault(t, "priority"),
+                  TemplateDefault(t, "mode"),
+                  TemplateDefault(t, "scope"),
                   Str(t, "pack")});
   table.Print(c.out, c.style);
   return Status::OK();
@@ -43,11 +43,11 @@ Status TemplateShow(Ctx& c, Invocation& inv) {
   Card card;
   card.Add("Description", Str(*t, "description"));
   card.Add("Category", Str(*t, "category"));
-  card.Add("Execution", DescribeExecution(TemplateDefault(*t, "executionMode", "parallel"),
+  card.Add("Execution", DescribeExecution(TemplateDefault(*t, "executionMode"),
                                           TemplateDefault(*t, "assignedNode", "")));
-  card.Add("Priority", DescribePriority(TemplateDefault(*t, "priority", "normal")));
-  card.Add("Mode", DescribeMode(TemplateDefault(*t, "mode", "loop")));
-  card.Add("Scope", TemplateDefault(*t, "scope", "local"));
+  card.Add("Priority", DescribePriority(TemplateDefault(*t, "priority")));
+  card.Add("Mode", DescribeMode(TemplateDefault(*t, "mode")));
+  card.Add("Scope", TemplateDefault(*t, "scope"));
   card.Add("Pack", Str(*t, "pack", "-"));
   card.Add("Version", Str(*t, "version", "-"));
   card.Print(c.out, c.style);

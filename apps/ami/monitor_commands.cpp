@@ -223,7 +223,7 @@ Status Leader(Ctx& c, Invocation& inv) {
   auto w = ResolveWorker(c, inv.Arg(0));
   if (!w.ok()) return w.status();
   const std::string sid = SidOf(*w);
-  const std::string exec = Str(Record(*w), "executionMode", "parallel");
+  const std::string exec = RecordStr(Record(*w), "executionMode");
   if (exec != "leader")
     return Status::InvalidArgument("worker " + Short(sid) + " runs in " + exec +
                                    " mode; leader election applies to leader mode only (`set " + Short(sid) +

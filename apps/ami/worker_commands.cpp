@@ -14,6 +14,7 @@
 #include <iterator>
 
 #include "apps/ami/command_support.h"
+#include "runtime/model/worker_fields.h"
 
 namespace ami::shell::cmd {
 
@@ -55,15 +56,15 @@ Status Workers(Ctx& c, Invocation& inv) {
     const json& r = Record(w);
     const std::string status = WorkerStatus(w);
     if (status == "running" || Bool(w, "running")) ++running;
-    const std::string prio = Str(r, "priority", "normal");
+    const std::string prio = RecordStr(r, "priority");
     std::vector<Table::Cell> row = {
         {wide ? SidOf(w) : Short(SidOf(w)), Color::kCyan},
-        Str(r, "executionMode", "parallel"),
+        RecordStr(r, "executionMode"),
         {prio, prio == "critical" ? Color::kRed
                : prio == "high"   ? Color::kYellow
                                   : Color::kNone},
-        Str(r, "mode", "loop"),
-        Str(r, "scope", Str(w, "source", "local")),
+        RecordStr(r, "mode"),
+        Str(r, "scope", Str(w, "source", FieldDefaultText("scope"))),
         {Bool(r, "active") ? "yes" : "no", Bool(r, "active") ? Color::kGreen : Color::kDim},
         {status, StatusColor(status)},
     };
@@ -93,10 +94,10 @@ void PrintWorkerCard(Ctx& c, const json& w) {
   card.Add("Note", Str(r, "note"));
   const std::string status = WorkerStatus(w);
   card.Add("Status", status + (Bool(r, "active") ? " (active)" : " (inactive)"), StatusColor(status));
-  card.Add("Execution", DescribeExecution(Str(r, "executionMode", "parallel"), Str(r, "assignedNode")));
-  card.Add("Priority", DescribePriority(Str(r, "priority", "normal")));
-  card.Add("Mode", DescribeMode(Str(r, "mode", "loop")));
-  card.Add("Scope", Str(r, "scope", Str(w, "source", "local")));
+  card.Add("Execution", DescribeExecution(RecordStr(r, "executionMode"), Str(r, "assignedNode")));
+  card.Add("Priority", DescribePriority(RecordStr(r, "priority")));
+  card.Add("Mode", DescribeMode(RecordStr(r, "mode")));
+  card.Add("Scope", Str(r, "scope", Str(w, "source", FieldDefaultText("scope"))));
   card.Add("Account", Str(r, "accountId", "-"));
   if (Str(r, "executionMode") == "exclusive" || !Str(r, "assignedNode").empty())
     card.Add("Assigned node", Str(r, "assignedNode", "-"));
@@ -135,28 +136,30 @@ Status Show(Ctx& c, Invocation& inv) {
   return Status::OK();
 }
 
-// Record fields from the create/set flags (null clears accountId / assignedNode).
+// Record fields from the create/set flags, by the table's shell spellings.
 json FieldsFromFlags(const Invocation& inv) {
   json f = json::object();
-  if (inv.Has("--execution")) f["executionMode"] = inv.Flag("--execution");
-  if (inv.Has("--priority")) f["priority"] = inv.Flag("--priority");
-  if (inv.Has("--mode")) f["mode"] = inv.Flag("--mode");
-  if (inv.Has("--scope")) f["scope"] = inv.Flag("--scope");
-  if (inv.Has("--account")) f["accountId"] = inv.Flag("--account");
-  if (inv.Has("--no-account")) f["accountId"] = nullptr;
-  if (inv.Has("--node-assigned")) f["assignedNode"] = inv.Flag("--node-assigned");
-  if (inv.Has("--no-node-assigned")) f["assignedNode"] = nullptr;
-  if (inv.Has("--note")) f["note"] = inv.Flag("--note");
-  if (inv.prepared.contains("script")) f["script"] = inv.prepared["script"];
-  if (inv.Has("--start")) f["active"] = true;
+  for (const auto& field : WorkerFields()) {
+    const ShellSpelling& sh = field.shell;
+    if (sh.arg == ShellSpelling::Arg::kNone) continue;
+    if (sh.arg == ShellSpelling::Arg::kFile) {
+      if (inv.prepared.contains(field.json_name)) f[field.json_name] = inv.prepared[field.json_name];
+    } else if (inv.Has(sh.flag)) {
+      if (sh.arg == ShellSpelling::Arg::kSwitch) f[field.json_name] = true;
+      else f[field.json_name] = inv.Flag(sh.flag);
+    }
+    if (sh.clear_flag && inv.Has(sh.clear_flag)) f[field.json_name] = nullptr;
+  }
   return f;
 }
 
 Status CheckScriptFlag(Ctx&, Invocation& inv) {
-  if (inv.Has("--script")) {
-    auto text = ReadInput(inv.Flag("--script"));
-    if (!text.ok()) return Usage("--script: " + text.status().message());
-    inv.prepared["script"] = *text;
+  for (const auto& field : WorkerFields()) {
+    const ShellSpelling& sh = field.shell;
+    if (sh.arg != ShellSpelling::Arg::kFile || !inv.Has(sh.flag)) continue;
+    auto text = ReadInput(inv.Flag(sh.flag));
+    if (!text.ok()) return Usage(std::string(sh.flag) + ": " + text.status().message());
+    inv.prepared[field.json_name] = *text;
   }
   return Status::OK();
 }
@@ -290,9 +293,11 @@ Status Set(Ctx& c, Invocation& inv) {
 }
 
 Status CheckSet(Ctx& c, Invocation& inv) {
-  if (inv.Has("--account") && inv.Has("--no-account")) return Usage("give --account or --no-account, not both");
-  if (inv.Has("--node-assigned") && inv.Has("--no-node-assigned"))
-    return Usage("give --node-assigned or --no-node-assigned, not both");
+  for (const auto& field : WorkerFields()) {
+    const ShellSpelling& sh = field.shell;
+    if (sh.clear_flag && inv.Has(sh.flag) && inv.Has(sh.clear_flag))
+      return Usage(std::string("give ") + sh.flag + " or " + sh.clear_flag + ", not both");
+  }
   Status st = CheckScriptFlag(c, inv);
   if (!st.ok()) return st;
   json changes = FieldsFromFlags(inv);

@@ -17,7 +17,7 @@
 #include "runtime/config/config.h"
 #include "runtime/config/node_files.h"
 #include "runtime/config/plugin_dirs.h"
-#include "runtime/js/engine.h"
+#include "runtime/js/v8_process.h"
 #include "runtime/log/worker_log.h"
 
 namespace {
@@ -35,10 +35,8 @@ ami::Result<ami::Config> LoadAndCheck(const std::string& file) {
   for (size_t i = 0; i < config->workers.size(); ++i) {
     const auto& w = config->workers[i];
     if (w.record.script.empty()) continue;
-    ami::js::ScriptError error;
-    if (!ami::js::Engine::CheckSyntax(w.record.script, &error).ok()) {
-      problems += w.where + ": workers[" + std::to_string(i) + "].script: " + error.Describe() + "\n";
-    }
+    if (ami::Status syntax = ami::js::CheckScriptSyntax(w.record.script); !syntax.ok())
+      problems += w.where + ": workers[" + std::to_string(i) + "]." + syntax.message() + "\n";
   }
   if (!problems.empty()) {
     problems.pop_back();

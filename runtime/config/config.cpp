@@ -18,11 +18,15 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/base/digest.h"
 #include "runtime/config/host_port.h"
+#include "runtime/config/http_section.h"
 #include "runtime/config/node_files.h"
 #include "runtime/config/yaml_guard.h"
 #include "runtime/config/yaml_reader.h"
+#include "runtime/model/worker_fields.h"
 
 namespace ami {
 
@@ -182,11 +186,92 @@ void AppendCanonical(const YAML::Node& node, std::string* out) {
 
 const std::vector<std::string_view> kTopKeys = {
     "node", "cluster", "admin", "tls", "limits", "execution",
-    "log", "plugins", "exchanges", "accounts", "workers"};
-const std::vector<std::string_view> kWorkerKeys = {
-    "name", "sid", "template", "script", "script_file",
-    "active", "mode", "note", "scope", "execution_mode",
-    "priority", "account_id", "assigned_node", "dependencies", "version"};
+    "log", "plugins", "exchanges", "accounts", "workers", "http"};
+// A worker's keys: the record fields' YAML names (worker_fields.h) and the reader's own,
+// ordered by rank for the `allowed:` list of unknown-key messages.
+const std::vector<std::string_view>& WorkerKeys() {
+  static const std::vector<std::string_view> keys = [] {
+    struct Key {
+      int rank;
+      std::string_view name, alias;
+    };
+    std::vector<Key> ranked = {{0, "name", {}}, {20, "template", {}}};
+    for (const auto& f : WorkerFields())
+      if (f.yaml_name) ranked.push_back({f.yaml_rank, f.yaml_name, f.yaml_alias ? f.yaml_alias : ""});
+    std::stable_sort(ranked.begin(), ranked.end(), [](const Key& a, const Key& b) { return a.rank < b.rank; });
+    std::vector<std::string_view> out;
+    for (const auto& key : ranked) {
+      out.push_back(key.name);
+      if (!key.alias.empty()) out.push_back(key.alias);
+    }
+    return out;
+  }();
+  return keys;
+}
+
+// One of `choices`, as ValueReader::Enum reports it: "expected one of a|b, got \"c\"".
+bool ReadChoice(const ValueReader& v, const std::vector<std::string>& choices, std::string* out) {
+  std::string allowed;
+  for (const auto& c : choices) allowed += (allowed.empty() ? "" : "|") + c;
+  auto text = v.Text("one of " + allowed);
+  if (!text) return false;
+  if (std::find(choices.begin(), choices.end(), *text) == choices.end()) {
+    v.Report("expected one of " + allowed + ", got " + Quote(*text));
+    return false;
+  }
+  *out = *text;
+  return true;
+}
+
+// Reads one record field from YAML by its kind; the record keeps its value when the key
+// is absent or wrong (the problem is reported).
+void ReadYamlField(const ValueReader& v, const WorkerField& f, WorkerRecord* r) {
+  if (!v.present()) return;
+  nlohmann::json value;
+  switch (f.kind) {
+    case FieldKind::kString: {
+      std::string text;
+      if (!(f.required ? v.String(&text) : v.AnyString(&text))) return;
+      value = text;
+      break;
+    }
+    case FieldKind::kOptionalId: {
+      std::optional<std::string> text;
+      if (!v.OptionalString(&text)) return;
+      value = text ? nlohmann::json(*text) : nlohmann::json(nullptr);
+      break;
+    }
+    case FieldKind::kBool: {
+      bool b = false;
+      if (!v.Bool(&b)) return;
+      value = b;
+      break;
+    }
+    case FieldKind::kEnum: {
+      std::string text;
+      if (!ReadChoice(v, f.choices, &text)) return;
+      value = text;
+      break;
+    }
+    case FieldKind::kInt64: {
+      auto text = v.Text("a whole number");
+      if (!text) return;
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+      if (ec != std::errc() || end != text->data() + text->size())
+        return v.Report("expected a whole number, got " + Quote(*text));
+      value = n;
+      break;
+    }
+    case FieldKind::kStringList: {
+      std::vector<std::string> list;
+      if (!v.StringList(&list)) return;
+      value = list;
+      break;
+    }
+  }
+  f.put(*r, value);
+}
 
 std::optional<std::string> ParseLogLevel(std::string_view text) {
   for (const char* level : {"trace", "debug", "info", "warn", "error"})
@@ -217,6 +302,7 @@ class ConfigReader {
     ReadExchanges(top);
     ReadAccounts(top);
     top.Field("workers").ForEach([&](const ValueReader& item) { ReadWorker(item); });
+    cfg_.http = ReadHttpSection(ctx_, top.Field("http"), base_);  // http_section.h
   }
 
  private:
@@ -478,7 +564,7 @@ class ConfigReader {
   }
 
   void ReadWorker(const ValueReader& item) {
-    MapReader m(ctx_, item, kWorkerKeys);
+    MapReader m(ctx_, item, WorkerKeys());
     if (!m.valid()) return;
     const size_t problems_before = ctx_.count();
     WorkerDeclaration d;
@@ -490,22 +576,13 @@ class ConfigReader {
     ReadWorkerIdentity(m, &d);
     m.Field("template").String(&d.template_id);
     ReadWorkerScript(m, &r.script);
-    m.Field("active").Bool(&r.active);
-    m.Field("mode").Enum(&r.mode, ParseWorkerMode, "loop|single");
-    m.Field("note").AnyString(&r.note);
-    m.Field("scope").Enum(&r.scope, ParseScope, "local|network");
-    auto execution_mode = m.Field("execution_mode");
-    execution_mode.Enum(&r.execution_mode, ParseExecutionMode, "parallel|leader|exclusive");
-    m.Field("priority").Enum(&r.priority, ParsePriority, "critical|high|normal|low");
-    m.Field("account_id").OptionalString(&r.account_id);
-    m.Field("assigned_node").OptionalString(&r.assigned_node);
-    m.Field("dependencies").StringList(&r.dependencies);
-    m.Field("version").String(&r.version);
+    for (const auto& f : WorkerFields())
+      if (f.yaml_name && !f.yaml_custom) ReadYamlField(m.Field(f.yaml_name), f, &r);
     // A template may supply assigned_node (or execution_mode): the node checks the
     // record made from the template and the declaration when it applies it.
     const bool from_template = m.Has("template");
     if (r.execution_mode == ExecutionMode::kExclusive && !r.assigned_node && !from_template)
-      ctx_.Report(execution_mode.mark(), m.PathOf("assigned_node"),
+      ctx_.Report(m.Field("execution_mode").mark(), m.PathOf("assigned_node"),
                   "required when execution_mode is exclusive");
     if (ctx_.count() == problems_before && !cfg_.node.id.empty()) {
       WorkerRecord checked = r;
@@ -520,7 +597,7 @@ class ConfigReader {
 
   // The record's own rules (lengths, UTF-8, ...) as the admin API applies them, so a
   // declared worker can never be one the API would refuse. Its message names the
-  // camelCase field ("accountId: ..."); report it under the YAML key.
+  // camelCase field ("accountId: ...", "dependencies[1]: ..."); report it under the YAML key.
   void CheckRecord(const MapReader& m, const WorkerRecord& r) {
     Status s = ValidateRecord(r);
     if (s.ok()) return;
@@ -528,10 +605,11 @@ class ConfigReader {
     size_t colon = message.find(": ");
     std::string key;
     if (colon != std::string_view::npos) {
-      for (char c : message.substr(0, colon)) {
-        if (std::isupper(static_cast<unsigned char>(c))) key += '_';
-        key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
+      std::string_view name = message.substr(0, colon);
+      std::string_view index = name.substr(std::min(name.find('['), name.size()));
+      name.remove_suffix(index.size());
+      const WorkerField* f = FindField(name);
+      key = std::string(f && f->yaml_name ? f->yaml_name : name) + std::string(index);
       message.remove_prefix(colon + 2);
     }
     auto field = m.Field(key.substr(0, key.find('[')));
@@ -614,6 +692,17 @@ class ConfigReader {
 };
 
 }  // namespace
+
+TemplateOverrides DeclaredOverrides(const WorkerDeclaration& d) {
+  TemplateOverrides o;
+  for (const auto& f : WorkerFields()) {
+    if (!f.yaml_name || !f.put_override) continue;
+    if (d.given.count(f.yaml_name) || (f.yaml_alias && d.given.count(f.yaml_alias)))
+      f.put_override(o, f.get(d.record));
+  }
+  o.active = d.record.active;  // true unless the declaration says otherwise
+  return o;
+}
 
 Result<Millis> ParseDuration(std::string_view text) {
   auto bad = [&](std::string_view why) {

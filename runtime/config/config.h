@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "runtime/base/status.h"
+#include "runtime/config/http_section.h"
 #include "runtime/model/worker_record.h"
+#include "runtime/model/worker_template.h"
 
 namespace ami {
 
@@ -154,6 +156,11 @@ struct WorkerDeclaration {
   std::string where;                      // "file:line:col" of the declaration, for messages
 };
 
+// The overrides a template declaration stands for: the record fields it gives (by YAML
+// key; script_file gives script; null or "" ids mean none), and `active`, true unless
+// given. The node makes the record with RecordFromTemplate(template, these).
+TemplateOverrides DeclaredOverrides(const WorkerDeclaration& declaration);
+
 struct Config {
   std::filesystem::path file;             // where it was loaded from (absolute); ParseConfig: `name`
   NodeSection node;
@@ -174,6 +181,8 @@ struct Config {
   // "admin.token", "accounts.<id>.api_key", …): amid warns when such a file is readable
   // by group or others. Names only, never values.
   std::vector<std::string> inline_secrets;
+  // `http:` — the HTTP gateway (REST, /metrics; docs/http-api.md); none when absent.
+  std::optional<HttpSection> http;
 };
 
 // Parses "250ms", "10s", "1m", "2h", "1d" (or "1.5s", "1h30m"); rounded to whole ms.

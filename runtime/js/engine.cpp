@@ -519,13 +519,13 @@ void Engine::CompleteTimer(uint64_t request_id) {
   });
 }
 
-void Engine::CompleteKv(uint64_t request_id, KvReply reply) {
+void Engine::CompleteKv(uint64_t request_id, kv::Reply reply) {
   impl_->Settle(request_id, reply.status, [&](Converter& conv, const Impl::Pending& p) -> v8::MaybeLocal<v8::Value> {
     switch (reply.op) {
-      case KvRequest::Op::kGet:
+      case kv::Request::Op::kGet:
         if (!reply.entry) return v8::Null(conv.isolate());
         return conv.Entry(*reply.entry);
-      case KvRequest::Op::kList: {
+      case kv::Request::Op::kList: {
         if (p.filter_reserved) FilterReserved(&reply.entries);
         std::vector<v8::Local<v8::Value>> entries;
         entries.reserve(reply.entries.size());
@@ -536,7 +536,7 @@ void Engine::CompleteKv(uint64_t request_id, KvReply reply) {
         }
         return conv.Array(std::move(entries));
       }
-      case KvRequest::Op::kCommit: {
+      case kv::Request::Op::kCommit: {
         if (!reply.commit.ok) return conv.Object({{"ok", conv.Boolean(false)}});
         v8::Local<v8::Value> vs;
         if (!conv.String(kv::FormatVersionstamp(reply.commit.versionstamp)).ToLocal(&vs)) return {};
@@ -613,6 +613,12 @@ Status Engine::CheckSyntax(std::string_view script, ScriptError* error) {
   }
   isolate->Dispose();
   return status;
+}
+
+Status CheckScriptSyntax(const std::string& script) {
+  ScriptError error;
+  if (Engine::CheckSyntax(script, &error).ok()) return Status::OK();
+  return Status::InvalidArgument("script: " + error.Describe());
 }
 
 }  // namespace ami::js

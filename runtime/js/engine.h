@@ -43,42 +43,14 @@
 #include <vector>
 
 #include "runtime/base/status.h"
+#include "runtime/js/stop_switch.h"
+#include "runtime/js/v8_process.h"
 #include "runtime/log/log_level.h"
 #include "runtime/stats/worker_stats.h"
+#include "runtime/store/kv_protocol.h"
 #include "runtime/store/store.h"
 
 namespace ami::js {
-
-// Initialises V8 once per process (platform, flags). Thread-safe; later calls do nothing.
-void InitializeV8();
-
-// Lets the node end a worker's JavaScript when a stop or reload outlives its grace
-// period, even while the worker's actor is busy inside a long synchronous run. The node
-// calls RequestStop(grace) when it asks a worker to stop; the engine's watchdog then
-// terminates any run still going at the deadline (the call fails with kTerminated).
-// The worker calls Clear() once the stop or reload is done. Thread-safe.
-//
-// It also carries the hard deadline of a leader-mode worker: the end of its lease (minus
-// the safety margin). From that instant on the engine does not enter the isolate at all,
-// and the watchdog terminates a run still going (the call fails with kLeaseEnded). The
-// worker sets it from each grant; a renewal moves it later. Clear() leaves it alone.
-class StopSwitch {
- public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-
-  void RequestStop(std::chrono::milliseconds grace);
-  void Clear();
-  // The stop deadline, or time_point::max() when no stop is pending.
-  TimePoint deadline() const;
-
-  // TimePoint::max() (the default) = no hard deadline; TimePoint::min() = none may run.
-  void SetHardDeadline(TimePoint at);
-  TimePoint hard_deadline() const;
-
- private:
-  std::atomic<int64_t> deadline_ns_{INT64_MAX};
-  std::atomic<int64_t> hard_deadline_ns_{INT64_MAX};
-};
 
 struct EngineOptions {
   uint64_t heap_limit_bytes = 128ull << 20;
@@ -129,25 +101,6 @@ struct CallOutcome {
   ScriptError error;                // when !ok
 };
 
-// A KV operation a script asked for. Set and delete are one-mutation commits.
-struct KvRequest {
-  enum class Op { kGet, kList, kCommit };
-  Op op = Op::kGet;
-  kv::Space space = kv::Space::kLocal;
-  kv::Key key;                      // kGet
-  kv::ListOptions list;             // kList
-  std::vector<kv::Check> checks;    // kCommit
-  std::vector<kv::Mutation> mutations;
-};
-
-struct KvReply {
-  KvRequest::Op op = KvRequest::Op::kGet;  // the request's op
-  Status status;                    // non-OK rejects the script's promise with its message
-  std::optional<kv::Entry> entry;   // kGet
-  std::vector<kv::Entry> entries;   // kList
-  kv::CommitResult commit;          // kCommit
-};
-
 // A call a script made on Stels.runtime.cex.<exchange>.
 struct ExchangeCall {
   std::string exchange;             // the exchange id from the node config ("bybit")
@@ -172,7 +125,7 @@ class Host {
   virtual ~Host() = default;
   virtual void Log(LogLevel level, std::string message) = 0;
   virtual void StartTimer(uint64_t request_id, std::chrono::milliseconds delay) = 0;
-  virtual void StartKv(uint64_t request_id, KvRequest request) = 0;
+  virtual void StartKv(uint64_t request_id, kv::Request request) = 0;
   virtual void StartExchangeCall(uint64_t request_id, ExchangeCall call) = 0;
   virtual double HybridTimestamp() = 0;
 };
@@ -202,7 +155,7 @@ class Engine {
   // Delivers the reply to a request made through the Host. Unknown ids (e.g. from a
   // call that was aborted) are ignored.
   void CompleteTimer(uint64_t request_id);
-  void CompleteKv(uint64_t request_id, KvReply reply);
+  void CompleteKv(uint64_t request_id, kv::Reply reply);
   void CompleteExchangeCall(uint64_t request_id, ExchangeReply reply);
   // Aborts `signal`: shouldStop() turns true, abort listeners run, pending
   // Stels.sleep() calls reject with AbortError.

@@ -45,7 +45,7 @@ bool ToSpace(v8::Isolate* isolate, v8::Local<v8::Value> v, kv::Space* out) {
 
 // Checks `req` against the keyspace guard and the caps, and hands it to the host; the
 // script gets a promise of the reply.
-void SubmitKv(const v8::FunctionCallbackInfo<v8::Value>& info, KvRequest req) {
+void SubmitKv(const v8::FunctionCallbackInfo<v8::Value>& info, kv::Request req) {
   Impl* self = Self(info);
   v8::Isolate* isolate = info.GetIsolate();
   GuardedKv guard = GuardScriptKv(&req, static_cast<size_t>(std::max(0, self->options.max_list_results)));
@@ -101,8 +101,8 @@ void NativeTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void NativeKvGet(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   auto ctx = isolate->GetCurrentContext();
-  KvRequest req;
-  req.op = KvRequest::Op::kGet;
+  kv::Request req;
+  req.op = kv::Request::Op::kGet;
   if (!ToSpace(isolate, info[0], &req.space) || !ToKey(ctx, info[1], "get", &req.key)) return;
   SubmitKv(info, std::move(req));
 }
@@ -110,8 +110,8 @@ void NativeKvGet(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void NativeKvList(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   auto ctx = isolate->GetCurrentContext();
-  KvRequest req;
-  req.op = KvRequest::Op::kList;
+  kv::Request req;
+  req.op = kv::Request::Op::kList;
   if (!ToSpace(isolate, info[0], &req.space)) return;
   if (!info[1]->IsNull() && !ToKey(ctx, info[1], "list prefix", &req.list.prefix)) return;
   if (!info[2]->IsNull()) {
@@ -149,8 +149,8 @@ bool GetArray(v8::Local<v8::Context> ctx, v8::Local<v8::Array> array, uint32_t i
 void NativeKvCommit(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   auto ctx = isolate->GetCurrentContext();
-  KvRequest req;
-  req.op = KvRequest::Op::kCommit;
+  kv::Request req;
+  req.op = kv::Request::Op::kCommit;
   if (!ToSpace(isolate, info[0], &req.space)) return;
   if (!info[1]->IsArray() || !info[2]->IsArray()) return ThrowTypeError(isolate, "internal: bad commit");
   auto checks = info[1].As<v8::Array>();

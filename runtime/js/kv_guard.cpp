@@ -35,13 +35,13 @@ bool IsReservedKey(const kv::Key& key) {
   return !key.empty() && key[0].type == kv::KeyPart::Type::kString && key[0].text == "ami";
 }
 
-GuardedKv GuardScriptKv(KvRequest* request, size_t max_list_results) {
+GuardedKv GuardScriptKv(kv::Request* request, size_t max_list_results) {
   GuardedKv out;
   switch (request->op) {
-    case KvRequest::Op::kGet:
+    case kv::Request::Op::kGet:
       if (IsReservedKey(request->key)) out.status = Refuse("get", request->key);
       return out;
-    case KvRequest::Op::kCommit:
+    case kv::Request::Op::kCommit:
       for (const kv::Check& c : request->checks)
         if (IsReservedKey(c.key)) {
           out.status = Refuse("atomic().check", c.key);
@@ -53,7 +53,7 @@ GuardedKv GuardScriptKv(KvRequest* request, size_t max_list_results) {
           return out;
         }
       return out;
-    case KvRequest::Op::kList: {
+    case kv::Request::Op::kList: {
       kv::ListOptions& list = request->list;
       if (max_list_results > 0 && (list.limit == 0 || list.limit > max_list_results)) list.limit = max_list_results;
       if (IsReservedKey(list.prefix)) {

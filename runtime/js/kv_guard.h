@@ -32,7 +32,7 @@ struct GuardedKv {
 };
 
 // Checks (and, for lists, clamps) `request` in place.
-GuardedKv GuardScriptKv(KvRequest* request, size_t max_list_results);
+GuardedKv GuardScriptKv(kv::Request* request, size_t max_list_results);
 
 // Drops entries in the reserved keyspace from a list reply.
 void FilterReserved(std::vector<kv::Entry>* entries);

@@ -33,6 +33,18 @@ std::optional<WorkerMode> ParseWorkerMode(std::string_view);
 std::optional<Scope> ParseScope(std::string_view);
 std::optional<ExecutionMode> ParseExecutionMode(std::string_view);
 std::optional<Priority> ParsePriority(std::string_view);
+// An enum's wire names in declaration order: EnumNames<Priority>() is
+// {"critical", "high", "normal", "low"}. Defined for the four enums above.
+template <class E>
+const std::vector<std::string>& EnumNames();
+template <>
+const std::vector<std::string>& EnumNames<WorkerMode>();
+template <>
+const std::vector<std::string>& EnumNames<Scope>();
+template <>
+const std::vector<std::string>& EnumNames<ExecutionMode>();
+template <>
+const std::vector<std::string>& EnumNames<Priority>();
 
 // A script may be at most this many bytes, so that the whole stored record stays within
 // the 64 KiB KV value limit.

@@ -2,86 +2,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/model/worker_fields.h"
+
 namespace ami {
 
 namespace {
-
 using json = nlohmann::json;
-
-std::string Choices(std::initializer_list<const char*> names) {
-  std::string out;
-  for (const char* n : names) {
-    if (!out.empty()) out += '|';
-    out += n;
-  }
-  return out;
-}
-
-Status ReadString(const json& body, const char* key, std::optional<std::string>& out) {
-  auto it = body.find(key);
-  if (it == body.end()) return Status::OK();
-  if (!it->is_string()) return Status::InvalidArgument(std::string(key) + ": expected a string");
-  out = it->get<std::string>();
-  return Status::OK();
-}
-
-// accountId / assignedNode: null or "" means "none" (the template's default is dropped).
-Status ReadOptionalId(const json& body, const char* key, std::optional<std::string>& out) {
-  auto it = body.find(key);
-  if (it == body.end()) return Status::OK();
-  if (it->is_null()) {
-    out = std::string();
-    return Status::OK();
-  }
-  if (!it->is_string()) return Status::InvalidArgument(std::string(key) + ": expected a string or null");
-  out = it->get<std::string>();
-  return Status::OK();
-}
-
-template <class E>
-Status ReadEnum(const json& body, const char* key, std::optional<E> (*parse)(std::string_view),
-                const std::string& choices, std::optional<E>& out) {
-  auto it = body.find(key);
-  if (it == body.end()) return Status::OK();
-  if (!it->is_string()) return Status::InvalidArgument(std::string(key) + ": expected a string");
-  auto v = parse(it->get<std::string>());
-  if (!v) return Status::InvalidArgument(std::string(key) + ": " + it->dump() + " is not one of " + choices);
-  out = v;
-  return Status::OK();
-}
-
 }  // namespace
+
+void ApplyOverrides(const TemplateOverrides& o, WorkerRecord* record) {
+  for (const auto& field : WorkerFields()) {
+    if (!field.has_override || !field.has_override(o)) continue;
+    json value = field.get_override(o);
+    if (field.kind == FieldKind::kOptionalId && value == "") value = nullptr;  // "" = none
+    field.put(*record, value);
+  }
+}
 
 Result<WorkerRecord> RecordFromTemplate(const WorkerTemplate& t, const TemplateOverrides& o,
                                         const std::string& node_id, int64_t now_ms) {
   if (t.id.empty()) return Status::InvalidArgument("template: the template has no id");
-  const std::string& script = o.script ? *o.script : t.script;
-  if (script.empty()) return Status::InvalidArgument("script: template " + t.id + " has no script");
+  // The template's defaults, then what the overrides give (active stays false unless given).
   WorkerRecord fields;
-  if (o.sid) fields.sid = *o.sid;
-  fields.active = o.active.value_or(false);
-  fields.mode = o.mode.value_or(t.mode);
-  fields.priority = o.priority.value_or(t.priority);
-  fields.execution_mode = o.execution_mode.value_or(t.execution_mode);
-  fields.scope = o.scope.value_or(t.scope);
-  fields.script = script;
-  fields.dependencies = o.dependencies ? *o.dependencies : t.dependencies;
-  fields.version = o.version ? *o.version : t.version;
+  fields.mode = t.mode;
+  fields.priority = t.priority;
+  fields.execution_mode = t.execution_mode;
+  fields.scope = t.scope;
+  fields.script = t.script;
+  fields.dependencies = t.dependencies;
+  fields.version = t.version;
+  fields.assigned_node = t.assigned_node;
+  fields.note = t.description.empty() ? t.name : t.name + ": " + t.description;
+  if (fields.note.empty()) fields.note = t.id;
+  if (fields.note.size() > kMaxNoteBytes) fields.note.resize(kMaxNoteBytes);
+  ApplyOverrides(o, &fields);
+  if (fields.script.empty()) return Status::InvalidArgument("script: template " + t.id + " has no script");
   if (fields.version.empty()) fields.version = kDefaultRecordVersion;
-  // An empty override clears the field (no account / no assigned node).
-  if (o.account_id && !o.account_id->empty()) fields.account_id = *o.account_id;
-  if (o.assigned_node) {
-    if (!o.assigned_node->empty()) fields.assigned_node = *o.assigned_node;
-  } else {
-    fields.assigned_node = t.assigned_node;
-  }
-  if (o.note) {
-    fields.note = *o.note;
-  } else {
-    fields.note = t.description.empty() ? t.name : t.name + ": " + t.description;
-    if (fields.note.empty()) fields.note = t.id;
-    if (fields.note.size() > kMaxNoteBytes) fields.note.resize(kMaxNoteBytes);
-  }
   // NewWorkerRecord fills an empty note with its default; an explicitly empty note stays empty.
   const bool empty_note = fields.note.empty();
   WorkerRecord record = NewWorkerRecord(node_id, std::move(fields), now_ms);
@@ -131,34 +87,14 @@ nlohmann::json TemplateToJson(const WorkerTemplate& t, bool with_script) {
 Result<TemplateOverrides> OverridesFromJson(const nlohmann::json& body) {
   if (!body.is_object()) return Status::InvalidArgument("expected an object");
   TemplateOverrides o;
-  Status s;
-  if (!(s = ReadString(body, "sid", o.sid)).ok()) return s;
-  if (auto it = body.find("active"); it != body.end()) {
-    if (!it->is_boolean()) return Status::InvalidArgument("active: expected true or false");
-    o.active = it->get<bool>();
-  }
-  if (!(s = ReadEnum(body, "mode", ParseWorkerMode, Choices({"loop", "single"}), o.mode)).ok()) return s;
-  if (!(s = ReadEnum(body, "priority", ParsePriority, Choices({"critical", "high", "normal", "low"}), o.priority)).ok())
-    return s;
-  if (!(s = ReadEnum(body, "executionMode", ParseExecutionMode, Choices({"parallel", "leader", "exclusive"}),
-                     o.execution_mode)).ok())
-    return s;
-  if (!(s = ReadEnum(body, "scope", ParseScope, Choices({"local", "network"}), o.scope)).ok()) return s;
-  if (!(s = ReadOptionalId(body, "accountId", o.account_id)).ok()) return s;
-  if (!(s = ReadOptionalId(body, "assignedNode", o.assigned_node)).ok()) return s;
-  if (!(s = ReadString(body, "note", o.note)).ok()) return s;
-  if (!(s = ReadString(body, "script", o.script)).ok()) return s;
-  if (!o.script && !(s = ReadString(body, "scriptContent", o.script)).ok()) return s;
-  if (!(s = ReadString(body, "version", o.version)).ok()) return s;
-  if (auto it = body.find("dependencies"); it != body.end()) {
-    if (!it->is_array()) return Status::InvalidArgument("dependencies: expected an array of strings");
-    std::vector<std::string> deps;
-    for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_string())
-        return Status::InvalidArgument("dependencies[" + std::to_string(i) + "]: expected a string");
-      deps.push_back((*it)[i].get<std::string>());
-    }
-    o.dependencies = std::move(deps);
+  for (const auto& field : WorkerFields()) {
+    if (!field.put_override) continue;
+    auto it = body.find(field.json_name);
+    const char* name = field.json_name;
+    if (it == body.end() && field.override_alias) it = body.find(name = field.override_alias);
+    if (it == body.end()) continue;
+    if (Status s = CheckFieldJson(field, *it, name, JsonDialect::kRequest); !s.ok()) return s;
+    field.put_override(o, *it);
   }
   return o;
 }

@@ -69,14 +69,20 @@ const WorkerTemplate* FindTemplate(const std::vector<WorkerTemplate>& templates,
 // NotFound: `unknown template "x"; known: a, b, c` (or "; no templates are loaded").
 Status UnknownTemplate(std::string_view id, const std::vector<WorkerTemplate>& templates);
 
+// Sets the fields `overrides` gives on `record` (an optional id's "" clears it) and keeps
+// the others. workers.create applies its arguments to a default record this way.
+void ApplyOverrides(const TemplateOverrides& overrides, WorkerRecord* record);
+
 // JSON with the STELS/camelCase names, as the plugin SDK's ToJson(plugin::Template):
 // {id, name, description, category, icon, dependencies, version, script, pack,
 //  defaults: {executionMode, priority, mode, assignedNode (null when unset), scope}}
 nlohmann::json TemplateToJson(const WorkerTemplate& t, bool with_script = true);
-// Overrides from a request body with camelCase names: sid, active, mode, priority,
-// executionMode, scope, accountId, assignedNode, note, script (or scriptContent),
-// dependencies, version. Unknown keys are ignored; wrong types and unknown enum values
-// are InvalidArgument naming the field ("priority: \"urgent\" is not one of ...").
+// Overrides from a request body with camelCase names: every field of the table in
+// worker_fields.h with a TemplateOverrides member (sid, active, mode, priority,
+// executionMode, scope, accountId, assignedNode, note, script or scriptContent,
+// dependencies, version). Unknown keys are ignored; wrong types and unknown enum values
+// are InvalidArgument naming the field ("priority: \"urgent\" is not one of ...",
+// "active: expected true or false").
 Result<TemplateOverrides> OverridesFromJson(const nlohmann::json& body);
 
 }  // namespace ami

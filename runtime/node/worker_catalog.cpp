@@ -1,8 +1,50 @@
 #include "runtime/node/worker_catalog.h"
 
+#include <map>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 namespace ami {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string Quoted(const std::string& s) { return json(s).dump(); }
+
+// "raw.x: …" / "x: …" from the record parser and ValidateRecord, as the edit names it.
+Status Renamed(const Status& s, const std::string& from, const std::string& to) {
+  if (s.code() != Status::Code::kInvalidArgument || s.message().rfind(from, 0) != 0) return s;
+  return Status::InvalidArgument(to + s.message().substr(from.size()));
+}
+
+// An entry that is not a record in force: where it is ("local [..]") and why.
+struct Unreadable {
+  std::string where;
+  std::string why;
+};
+
+std::optional<StoredWorker> ReadEntry(kv::Space space, const std::string& sid, const std::optional<kv::Entry>& entry,
+                                      std::vector<Unreadable>* problems) {
+  if (!entry) return std::nullopt;
+  auto record = ReadStoredRecord(sid, entry->value);
+  if (!record.ok()) {
+    problems->push_back({std::string(kv::ToString(space)) + " " + kv::KeyToString(entry->key), record.status().message()});
+    return std::nullopt;
+  }
+  return StoredWorker{std::move(*record), entry->versionstamp, space};
+}
+
+kv::Mutation SetRecord(const WorkerRecord& record) {
+  return kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(record.sid), RecordToStoredValue(record).dump(), std::nullopt};
+}
+
+Status InDeclaration(const WorkerDeclaration& d, const std::string& message) {
+  return Status::InvalidArgument(d.where + ": workers: " + d.name + ": " + message);
+}
+
+}  // namespace
 
 kv::Key WorkerKey(const std::string& sid) { return kv::MakeKey({"ami", "worker", sid}); }
 
@@ -19,9 +61,9 @@ std::optional<std::string> SidOfWorkerKey(const kv::Key& key) {
 }
 
 Result<WorkerRecord> ReadStoredRecord(const std::string& key_sid, const std::string& value) {
-  auto json = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::InvalidArgument("not JSON");
-  auto record = RecordFromStoredValue(json);
+  auto parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return Status::InvalidArgument("not JSON");
+  auto record = RecordFromStoredValue(parsed);
   if (!record.ok()) return record.status();
   if (Status valid = ValidateRecord(*record); !valid.ok()) return valid;
   // Otherwise a record stored under one sid would run (and take leases) as another.
@@ -30,8 +72,20 @@ Result<WorkerRecord> ReadStoredRecord(const std::string& key_sid, const std::str
   return record;
 }
 
+std::optional<StoredWorker> PickCurrent(const std::string& sid, const std::optional<kv::Entry>& local,
+                                        const std::optional<kv::Entry>& network, std::string* problem) {
+  std::vector<Unreadable> problems;
+  auto from_local = ReadEntry(kv::Space::kLocal, sid, local, &problems);
+  auto from_network = ReadEntry(kv::Space::kNetwork, sid, network, &problems);
+  if (problem) {
+    problem->clear();
+    for (const auto& p : problems) *problem += (problem->empty() ? "" : "; ") + p.where + ": " + p.why;
+  }
+  return from_local ? from_local : from_network;
+}
+
 Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vector<std::string>* warnings) {
-  std::vector<StoredWorker> out;
+  std::map<std::string, std::pair<std::optional<kv::Entry>, std::optional<kv::Entry>>> by_sid;
   kv::ListOptions options;
   options.prefix = kv::MakeKey({"ami", "worker"});
   for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
@@ -39,18 +93,85 @@ Result<std::vector<StoredWorker>> LoadWorkerRecords(kv::Store& store, std::vecto
     if (!entries.ok()) return entries.status();
     for (auto& e : *entries) {
       const auto sid = SidOfWorkerKey(e.key);
-      auto record = sid ? ReadStoredRecord(*sid, e.value)
-                        : Result<WorkerRecord>(Status::InvalidArgument("not a worker key"));
-      if (!record.ok()) {
+      if (!sid) {
         if (warnings)
           warnings->push_back(std::string(kv::ToString(space)) + " " + kv::KeyToString(e.key) +
-                              ": skipped, not a worker record: " + record.status().message());
+                              ": skipped, not a worker record: not a worker key");
         continue;
       }
-      out.push_back(StoredWorker{std::move(*record), e.versionstamp});
+      auto& both = by_sid[*sid];
+      (space == kv::Space::kLocal ? both.first : both.second) = std::move(e);
     }
   }
+  std::vector<StoredWorker> out;
+  for (const auto& [sid, both] : by_sid) {
+    std::vector<Unreadable> problems;
+    auto local = ReadEntry(kv::Space::kLocal, sid, both.first, &problems);
+    auto network = ReadEntry(kv::Space::kNetwork, sid, both.second, &problems);
+    if (warnings)
+      for (const auto& p : problems) warnings->push_back(p.where + ": skipped, not a worker record: " + p.why);
+    if (local) out.push_back(std::move(*local));
+    else if (network) out.push_back(std::move(*network));
+  }
   return out;
+}
+
+Result<WorkerRecord> ApplyEdit(const WorkerRecord& current, const WorkerEdit& edit) {
+  if (!edit.changes.is_object())
+    return Status::InvalidArgument(std::string("changes: expected an object, got ") + edit.changes.type_name());
+  json raw = RecordToJson(current);
+  for (const auto& [key, value] : edit.changes.items()) {
+    if (!raw.contains(key)) return Status::InvalidArgument("changes." + key + ": unknown field");
+    if (key == "sid" || key == "nid") {
+      if (value != raw[key])
+        return Status::InvalidArgument("changes." + key + ": is immutable (stored " +
+                                       Quoted(raw[key].get<std::string>()) + ")");
+      continue;
+    }
+    if (key == "timestamp") continue;  // the catalog sets it
+    if ((key == "accountId" || key == "assignedNode") && value.is_string() && value.get<std::string>().empty()) {
+      raw[key] = nullptr;
+      continue;
+    }
+    raw[key] = value;
+  }
+  auto merged = RecordFromJson(raw);
+  if (!merged.ok()) return Renamed(merged.status(), "raw.", "changes.");
+  if (Status valid = ValidateRecord(*merged); !valid.ok()) return Renamed(valid, "", "changes.");
+  merged->timestamp = current.timestamp;
+  return merged;
+}
+
+bool SameIgnoringTimestamp(const WorkerRecord& a, const WorkerRecord& b) {
+  WorkerRecord copy = a;
+  copy.timestamp = b.timestamp;
+  return copy == b;
+}
+
+Result<WorkerRecord> MakeNewRecord(const NewWorker& request, const std::vector<WorkerTemplate>& templates,
+                                   const std::string& node_id, int64_t now_ms) {
+  const TemplateOverrides& o = request.fields;
+  if (!request.template_id.empty()) {
+    const WorkerTemplate* t = FindTemplate(templates, request.template_id);
+    if (!t) return UnknownTemplate(request.template_id, templates);
+    return RecordFromTemplate(*t, o, node_id, now_ms);  // validated there
+  }
+  WorkerRecord fields;  // the defaults (inactive), then what the request gives
+  ApplyOverrides(o, &fields);
+  WorkerRecord record = NewWorkerRecord(node_id, std::move(fields), now_ms);
+  if (Status valid = ValidateRecord(record); !valid.ok()) return valid;
+  return record;
+}
+
+std::vector<StoreStep> MoveSteps(const std::optional<StoredWorker>& current, const WorkerRecord& next) {
+  const kv::Key key = WorkerKey(next.sid);
+  const kv::Space target = SpaceOf(next);
+  if (!current) return {StoreStep{target, {kv::Check{key, 0}}, {SetRecord(next)}}};
+  if (current->space == target) return {StoreStep{target, {kv::Check{key, current->versionstamp}}, {SetRecord(next)}}};
+  return {StoreStep{target, {kv::Check{key, 0}}, {SetRecord(next)}},
+          StoreStep{current->space,
+                    {kv::Check{key, current->versionstamp}},
+                    {kv::Mutation{kv::Mutation::Kind::kDelete, key, {}, std::nullopt}}}};
 }
 
 std::string DeclaredSid(const Config& config, const WorkerDeclaration& declaration) {
@@ -58,93 +179,41 @@ std::string DeclaredSid(const Config& config, const WorkerDeclaration& declarati
   return NameUuid(config.node.id + "/" + declaration.name);
 }
 
-TemplateOverrides DeclarationOverrides(const WorkerDeclaration& d) {
-  const WorkerRecord& r = d.record;
-  auto given = [&](const char* key) { return d.given.count(key) > 0; };
-  TemplateOverrides o;
-  o.active = given("active") ? r.active : true;
-  if (given("mode")) o.mode = r.mode;
-  if (given("priority")) o.priority = r.priority;
-  if (given("execution_mode")) o.execution_mode = r.execution_mode;
-  if (given("scope")) o.scope = r.scope;
-  if (given("account_id")) o.account_id = r.account_id.value_or("");
-  if (given("assigned_node")) o.assigned_node = r.assigned_node.value_or("");
-  if (given("note")) o.note = r.note;
-  if (given("script") || given("script_file")) o.script = r.script;
-  if (given("dependencies")) o.dependencies = r.dependencies;
-  if (given("version")) o.version = r.version;
-  return o;
+Result<std::optional<WorkerRecord>> PlanDeclaration(const Config& config, const WorkerDeclaration& declaration,
+                                                    const std::optional<StoredWorker>& existing,
+                                                    const std::string& applied_hash,
+                                                    const std::vector<WorkerTemplate>& templates, int64_t now_ms) {
+  const WorkerTemplate* from_template = nullptr;
+  if (!declaration.template_id.empty()) {
+    from_template = FindTemplate(templates, declaration.template_id);
+    if (!from_template)
+      return InDeclaration(declaration, UnknownTemplate(declaration.template_id, templates).message());
+  }
+  if (existing && applied_hash == declaration.source_hash) return std::optional<WorkerRecord>();  // unchanged
+
+  const std::string sid = DeclaredSid(config, declaration);
+  WorkerRecord fields = declaration.record;
+  fields.sid = sid;
+  if (from_template) {
+    TemplateOverrides overrides = DeclaredOverrides(declaration);
+    overrides.sid = sid;
+    auto made = RecordFromTemplate(*from_template, overrides, config.node.id, now_ms);
+    if (!made.ok()) return InDeclaration(declaration, "template " + from_template->id + ": " + made.status().message());
+    fields = std::move(*made);
+  }
+  WorkerRecord record;
+  if (existing) {
+    record = std::move(fields);
+    record.nid = existing->record.nid;  // immutable
+    record.timestamp = now_ms;
+    if (record.note.empty() || (from_template && !declaration.given.count("note"))) record.note = existing->record.note;
+  } else {
+    record = NewWorkerRecord(config.node.id, std::move(fields), now_ms);
+  }
+  if (Status valid = ValidateRecord(record); !valid.ok()) return InDeclaration(declaration, valid.message());
+  return std::optional<WorkerRecord>(std::move(record));
 }
 
-Result<std::vector<std::string>> ApplyDeclarations(kv::Store& store, const Config& config, int64_t now_ms,
-                                                   const std::vector<WorkerTemplate>& templates) {
-  // Every template id is checked before anything is written: a typo changes nothing.
-  for (const auto& declaration : config.workers) {
-    if (!declaration.template_id.empty() && !FindTemplate(templates, declaration.template_id))
-      return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " +
-                                     UnknownTemplate(declaration.template_id, templates).message());
-  }
-  std::vector<std::string> actions;
-  for (const auto& declaration : config.workers) {
-    const WorkerTemplate* from_template =
-        declaration.template_id.empty() ? nullptr : FindTemplate(templates, declaration.template_id);
-    const std::string sid = DeclaredSid(config, declaration);
-    const std::string meta_name = "declared/" + sid;
-    auto applied_hash = store.GetMeta(meta_name);
-    if (!applied_hash.ok()) return applied_hash.status();
-
-    // Find the record in either space.
-    std::optional<WorkerRecord> existing;
-    std::optional<kv::Space> existing_space;
-    for (kv::Space space : {kv::Space::kLocal, kv::Space::kNetwork}) {
-      auto entry = store.Get(space, WorkerKey(sid));
-      if (!entry.ok()) return entry.status();
-      if (!*entry) continue;
-      auto record = ReadStoredRecord(sid, (*entry)->value);
-      if (record.ok()) {
-        existing = std::move(*record);
-        existing_space = space;
-      }
-    }
-    if (existing && applied_hash->value_or("") == declaration.source_hash) continue;  // unchanged
-
-    WorkerRecord fields = declaration.record;
-    fields.sid = sid;
-    if (from_template) {
-      TemplateOverrides overrides = DeclarationOverrides(declaration);
-      overrides.sid = sid;
-      auto made = RecordFromTemplate(*from_template, overrides, config.node.id, now_ms);
-      if (!made.ok())
-        return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": template " +
-                                       from_template->id + ": " + made.status().message());
-      fields = std::move(*made);
-    }
-    WorkerRecord record;
-    if (existing) {
-      record = fields;
-      record.nid = existing->nid;   // immutable
-      record.timestamp = now_ms;
-      if (record.note.empty() || (from_template && !declaration.given.count("note"))) record.note = existing->note;
-    } else {
-      record = NewWorkerRecord(config.node.id, fields, now_ms);
-    }
-    Status valid = ValidateRecord(record);
-    if (!valid.ok()) return Status::InvalidArgument(declaration.where + ": workers: " + declaration.name + ": " + valid.message());
-
-    std::vector<kv::Mutation> mutations{
-        kv::Mutation{kv::Mutation::Kind::kSet, WorkerKey(sid), RecordToStoredValue(record).dump(), std::nullopt}};
-    auto committed = store.Commit(SpaceOf(record), {}, mutations);
-    if (!committed.ok()) return committed.status();
-    if (existing_space && *existing_space != SpaceOf(record)) {
-      auto removed = store.Delete(*existing_space, WorkerKey(sid));
-      if (!removed.ok()) return removed.status();
-    }
-    Status meta = store.SetMeta(meta_name, declaration.source_hash);
-    if (!meta.ok()) return meta;
-    actions.push_back(std::string(existing ? "updated" : "created") + " declared worker " + declaration.name +
-                      " (" + sid + ")");
-  }
-  return actions;
-}
+std::string DeclaredMetaName(const std::string& sid) { return "declared/" + sid; }
 
 }  // namespace ami

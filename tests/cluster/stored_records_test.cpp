@@ -37,8 +37,8 @@ json Ok(LocalNode& node, const std::string& op, const json& args) {
 }
 
 void Put(LocalNode& node, kv::Space space, const kv::Key& key, const std::string& value) {
-  js::KvRequest put;
-  put.op = js::KvRequest::Op::kCommit;
+  kv::Request put;
+  put.op = kv::Request::Op::kCommit;
   put.space = space;
   put.mutations.push_back(kv::Mutation{kv::Mutation::Kind::kSet, key, value, std::nullopt});
   auto reply = node.Kv(std::move(put));

@@ -19,6 +19,7 @@
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
 #include "actors/store_actor.h"
+#include "runtime/js/v8_process.h"
 #include "actors/worker_actor.h"
 #include "runtime/base/clock.h"
 #include "tests/support/test_support.h"
@@ -56,7 +57,7 @@ struct WorkerRig {
   Config config;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> system;
-  caf::actor store;
+  StoreActor store;
   caf::actor node;  // stands in for the node actor: gets (failed_atom, sid, message)
   std::shared_ptr<WorkerEnvironment> env;
   std::vector<std::pair<caf::actor, std::shared_ptr<js::StopSwitch>>> workers;
@@ -89,7 +90,7 @@ struct WorkerRig {
     system = std::make_unique<caf::actor_system>(*cfg);
     store = SpawnStoreActor(*system, std::move(*opened));
     node = system->spawn(std::move(node_behavior));
-    env = MakeWorkerEnvironment(config, &store, clock, exchanges, 2);
+    env = MakeWorkerEnvironment(config, store, clock, exchanges, 2);
   }
 
   void Shutdown() {
@@ -106,12 +107,15 @@ struct WorkerRig {
     workers.clear();
     node = nullptr;
     store = nullptr;
+    if (env) env->store = nullptr;  // a strong handle to the detached store would keep the system waiting
     system.reset();  // waits for every actor, the workers' stops included
   }
 
   caf::actor Spawn(const WorkerRecord& record, std::optional<LeaderGrant> grant = std::nullopt) {
     auto stop_switch = std::make_shared<js::StopSwitch>();
-    caf::actor worker = SpawnWorker(*system, env, record, node, stop_switch, std::move(grant));
+    // Untyped, so tests can send what they like; the worker's own checks still apply.
+    auto worker = caf::actor_cast<caf::actor>(
+        SpawnWorker(*system, env, record, caf::actor_cast<WorkerSupervisor>(node), stop_switch, std::move(grant)));
     workers.emplace_back(worker, stop_switch);
     return worker;
   }
@@ -119,13 +123,13 @@ struct WorkerRig {
   // The value at [name] in the local KV space, if any.
   std::optional<nlohmann::json> Local(const std::string& name) {
     caf::scoped_actor self{*system};
-    js::KvRequest get;
-    get.op = js::KvRequest::Op::kGet;
+    kv::Request get;
+    get.op = kv::Request::Op::kGet;
     get.space = kv::Space::kLocal;
     get.key = kv::MakeKey({name});
     std::optional<nlohmann::json> out;
     self->request(store, std::chrono::seconds(30), kv_atom_v, std::move(get))
-        .receive([&](js::KvReply& reply) { if (reply.entry) out = nlohmann::json::parse(reply.entry->value); },
+        .receive([&](kv::Reply& reply) { if (reply.entry) out = nlohmann::json::parse(reply.entry->value); },
                  [](caf::error&) { FAIL("store"); });
     return out;
   }

@@ -1,0 +1,191 @@
+// The cluster actor (actors/cluster_actor.h), part: Heartbeats and anti-entropy: replication of the network KV space between peers.
+#include "actors/cluster/cluster_state.h"
+
+namespace ami::cluster_impl {
+
+void ClusterState::SendHeartbeats() {
+  if (repl_state && !repl_state_stale) return Beat(*repl_state);
+  repl_state_stale = false;  // a change while the read is in flight marks it stale again
+  self->request(ctx.store, kPeerRequestTimeout, repl_state_atom_v)
+      .then(
+          [this](ReplState& state) {
+            repl_state = state;
+            Beat(state);
+          },
+          [this](caf::error& err) {
+            repl_state_stale = true;
+            LogError("reading the replication state")(err);
+          });
+}
+
+void ClusterState::Beat(const ReplState& state) {
+  wire::Heartbeat beat{self_id, incarnation, state.store_incarnation, state.last_versionstamp, ctx.clock->Now(),
+                       "", 0};
+  for (auto& p : peers) {
+    if (!Reachable(p)) continue;
+    // Tell each peer how far we have applied its store (it sweeps tombstones by that).
+    beat.acked_store.clear();
+    beat.acked = 0;
+    if (auto it = cursors.find(p.node); it != cursors.end() && it->second.loaded) {
+      beat.acked_store = it->second.store_incarnation;
+      beat.acked = it->second.cursor;
+    }
+    self->send(p.handle, heartbeat_atom_v, beat);
+  }
+}
+
+void ClusterState::RecordAck(const std::string& from, const wire::Heartbeat& beat) {
+  if (beat.acked_store.empty() || !repl_state || beat.acked_store != repl_state->store_incarnation) return;
+  std::string value = beat.acked_store + ":" + std::to_string(beat.acked);
+  auto& written = acks_written[from];
+  if (written == value) return;
+  written = value;
+  self->request(ctx.store, kPeerRequestTimeout, meta_atom_v, kv::PeerAckName(from), std::move(value))
+      .then([](bool) {}, LogError("storing a peer's replication progress"));
+}
+
+void ClusterState::OnHeartbeat(const std::string& from, const wire::Heartbeat& beat) {
+  if (beat.node != from) return Warn("cluster: heartbeat from {} claims to be {}; ignored", from, Shown(beat.node));
+  Peer* p = PeerByNode(from);
+  if (!p) return;
+  if (!ctx.clock->ObserveWithin(beat.hlc, MaxSkewMs())) {
+    return Warn("cluster: refused a heartbeat from {}: its clock stamp is {} ms ahead of ours "
+                "(cluster.max_clock_skew {} ms)", from, HybridClock::AheadMs(beat.hlc), MaxSkewMs());
+  }
+  p->last_heard = SteadyMs();
+  RecordAck(from, beat);
+  ReplCursor& c = cursors[from];
+  c.remote_last = beat.last_versionstamp;
+  if (!c.loaded) return LoadCursor(from, beat.store_incarnation);
+  if (c.store_incarnation != beat.store_incarnation) {
+    spdlog::info("cluster: {} has a new store; replicating it from the start", from);
+    c.store_incarnation = beat.store_incarnation;
+    c.cursor = 0;
+  }
+  MaybePull(from);
+}
+
+void ClusterState::LoadCursor(const std::string& from, const std::string& store_incarnation) {
+  ReplCursor& c = cursors[from];
+  if (c.busy) return;
+  c.busy = true;
+  self->request(ctx.store, kPeerRequestTimeout, meta_atom_v, CursorMeta(from))
+      .then([this, from, store_incarnation](const std::string& value) {
+        ReplCursor& c = cursors[from];
+        c.busy = false;
+        c.loaded = true;
+        // "<store incarnation>:<versionstamp>"
+        const auto colon = value.rfind(':');
+        if (colon != std::string::npos && value.substr(0, colon) == store_incarnation) {
+          c.store_incarnation = store_incarnation;
+          c.cursor = std::strtoull(value.c_str() + colon + 1, nullptr, 10);
+        } else {
+          c.store_incarnation = store_incarnation;
+          c.cursor = 0;
+        }
+        MaybePull(from);
+      },
+      [this, from](caf::error& err) {
+        cursors[from].busy = false;
+        LogError("reading a replication cursor")(err);
+      });
+}
+
+void ClusterState::MaybePull(const std::string& from) {
+  ReplCursor& c = cursors[from];
+  if (!c.loaded || c.busy) return;
+  if (!c.queued.empty()) {
+    wire::ReplBatch batch = std::move(c.queued.front());
+    c.queued.pop_front();
+    return Apply(from, std::move(batch));
+  }
+  if (c.remote_last <= c.cursor) return;
+  Peer* p = PeerByNode(from);
+  if (!p || dropped.count(from)) return;
+  c.busy = true;
+  self->request(p->handle, kPeerRequestTimeout, repl_pull_atom_v, c.cursor)
+      .then(
+          [this, from](wire::ReplBatch& batch) {
+            cursors[from].busy = false;
+            batch.node = from;
+            Apply(from, std::move(batch));
+          },
+          [this, from](caf::error&) { cursors[from].busy = false; });
+}
+
+void ClusterState::DropFutureRows(const std::string& from, wire::ReplBatch& batch) {
+  const int64_t max_skew = MaxSkewMs();
+  size_t dropped_rows = 0;
+  int64_t worst = 0;
+  auto future = [&](const wire::ReplRow& r) {
+    const int64_t ahead = HybridClock::AheadMs(r.hlc);
+    if (ahead <= max_skew) return false;
+    ++dropped_rows;
+    worst = std::max(worst, ahead);
+    return true;
+  };
+  batch.rows.erase(std::remove_if(batch.rows.begin(), batch.rows.end(), future), batch.rows.end());
+  if (dropped_rows > 0)
+    Warn("cluster: refused {} replicated rows from {}: clock stamps up to {} ms ahead of ours "
+         "(cluster.max_clock_skew {} ms)", dropped_rows, from, worst, max_skew);
+}
+
+void ClusterState::Apply(const std::string& from, wire::ReplBatch batch) {
+  ReplCursor& c = cursors[from];
+  if (c.busy) {
+    if (c.queued.size() < kMaxQueuedBatches) c.queued.push_back(std::move(batch));
+    return;
+  }
+  DropFutureRows(from, batch);
+  if (batch.store_incarnation != c.store_incarnation) {
+    // A push from a store we have not synced with (or a stale one): apply the rows (last
+    // writer wins makes that safe) but do not move the cursor; the next pull repairs.
+    batch.after = UINT64_MAX;
+  }
+  const bool contiguous = batch.after <= c.cursor && batch.upto > c.cursor;
+  const uint64_t new_cursor = contiguous ? batch.upto : c.cursor;
+  std::string meta_name, meta_value;
+  if (contiguous) {
+    meta_name = CursorMeta(from);
+    meta_value = c.store_incarnation + ":" + std::to_string(new_cursor);
+  }
+  if (batch.rows.empty() && !contiguous) return;  // nothing to do; the next heartbeat pulls
+  c.busy = true;
+  const bool more = batch.more;
+  self->request(ctx.store, caf::infinite, repl_apply_atom_v, std::move(batch), meta_name, meta_value)
+      .then(
+          [this, from, new_cursor, more](uint64_t) {
+            ReplCursor& c = cursors[from];
+            c.busy = false;
+            c.cursor = std::max(c.cursor, new_cursor);
+            if (more) c.remote_last = std::max(c.remote_last, c.cursor + 1);
+            MaybePull(from);
+          },
+          [this, from](caf::error& err) {
+            cursors[from].busy = false;
+            spdlog::error("cluster: applying rows from {}: {}", from, caf::to_string(err));
+          });
+}
+
+void ClusterState::Push() {
+  if (push_running) {
+    push_again = true;
+    return;
+  }
+  push_running = true;
+  push_again = false;
+  self->request(ctx.store, kPeerRequestTimeout, repl_changes_atom_v, last_pushed, kReplBatchRows)
+      .then(
+          [this](wire::ReplBatch& batch) {
+            push_running = false;
+            if (batch.upto <= last_pushed) return;
+            last_pushed = batch.upto;
+            batch.node = self_id;
+            for (auto& p : peers)
+              if (Reachable(p)) self->send(p.handle, repl_push_atom_v, batch);
+            if (batch.more || push_again) Push();
+          },
+          [this](caf::error&) { push_running = false; });
+}
+
+}  // namespace ami::cluster_impl

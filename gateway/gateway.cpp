@@ -1,0 +1,184 @@
+#include "gateway/gateway.h"
+
+#include <caf/actor_system.hpp>
+
+#include <algorithm>
+
+#include "gateway/admin_bridge.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "gateway/rest_api.h"
+#include "runtime/config/host_port.h"
+
+// gateway/openapi.json, embedded at build time (cmake/EmbedText.cmake).
+extern const char kGatewayOpenApiJson[];
+
+namespace ami::gateway {
+
+namespace {
+
+// CORS for http.cors_origins (docs/http-api.md "CORS"). Only the headers: the gateway
+// answers every request the same whatever its Origin, and the browser decides.
+class Cors {
+ public:
+  explicit Cors(std::vector<std::string> origins)
+      : any_(std::find(origins.begin(), origins.end(), "*") != origins.end()), origins_(std::move(origins)) {}
+
+  void Apply(std::string_view origin, HttpResponse& r) const {
+    if (origins_.empty()) return;
+    // The reply depends on Origin, so caches must key on it (not needed for "*").
+    if (!any_) r.SetHeader("Vary", "Origin");
+    if (!Allowed(origin)) return;
+    r.SetHeader("Access-Control-Allow-Origin", any_ ? "*" : std::string(origin));
+    r.SetHeader("Access-Control-Expose-Headers", "ETag, Location, WWW-Authenticate");
+  }
+
+  void Preflight(std::string_view origin, HttpResponse& r) const {
+    Apply(origin, r);
+    if (origins_.empty() || !Allowed(origin)) return;
+    r.SetHeader("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    // stels-session: the WebFIX session header of the next slice.
+    r.SetHeader("Access-Control-Allow-Headers", "authorization, content-type, if-match, stels-session");
+    r.SetHeader("Access-Control-Max-Age", "600");
+    // Chrome's Private Network Access: a public page calling a gateway on localhost/LAN.
+    r.SetHeader("Access-Control-Allow-Private-Network", "true");
+  }
+
+ private:
+  bool Allowed(std::string_view origin) const {
+    if (origin.empty()) return false;
+    return any_ || std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
+  }
+
+  bool any_;
+  std::vector<std::string> origins_;
+};
+
+}  // namespace
+
+struct Gateway::Impl {
+  explicit Impl(const HttpSection& config) : cors(config.cors_origins) {}
+
+  Cors cors;
+  std::shared_ptr<ServerCounters> counters = std::make_shared<ServerCounters>();
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<AdminBridge> bridge;
+  Router router;
+  std::unique_ptr<HttpServer> server;
+  bool stopped = false;
+
+  void Dispatch(HttpRequest request, Respond respond);
+};
+
+void Gateway::Impl::Dispatch(HttpRequest request, Respond respond) {
+  const std::string origin(request.Header("origin"));
+  if (request.method == "OPTIONS") {
+    HttpResponse r;
+    r.status = 204;
+    cors.Preflight(origin, r);
+    metrics->CountRequest("preflight", request.method, r.status);
+    return respond(std::move(r));
+  }
+  Router::Match match = router.Find(request.method, request.path);
+  const std::string route = match.kind == Router::Match::Kind::kFound ? *match.pattern : "unmatched";
+  // Every reply of this request passes here: CORS headers and the request counter.
+  Respond finish = [this, origin, method = request.method, route, respond = std::move(respond)](HttpResponse r) {
+    cors.Apply(origin, r);
+    metrics->CountRequest(route, method, r.status);
+    respond(std::move(r));
+  };
+  switch (match.kind) {
+    case Router::Match::Kind::kNotFound:
+      return finish(ErrorResponse(404, "not_found", "no route for " + request.method + " " + request.path));
+    case Router::Match::Kind::kMethodNotAllowed: {
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      HttpResponse r = ErrorResponse(405, "method_not_allowed", request.method + " is not allowed here; allowed: " + allow);
+      r.SetHeader("Allow", allow);
+      return finish(std::move(r));
+    }
+    case Router::Match::Kind::kFound:
+      break;
+  }
+  if (!match.bad_escape.empty())
+    return finish(ErrorResponse(400, "invalid", "path: bad percent-encoding in \"" + match.bad_escape + "\""));
+  // A handler that throws is answered 500 by the server (http_server.cpp).
+  (*match.handler)(request, match.params, std::move(finish));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Gateway::~Gateway() { Stop(); }
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(const HttpSection& config, Backend backend) {
+  if (!backend.system || !backend.admin) return Status::InvalidArgument("http: the gateway needs the admin service");
+  auto address = ParseHostPort(config.listen, /*allow_port_zero=*/true);
+  if (!address.ok()) return Status::InvalidArgument("http.listen: " + address.status().message());
+
+  auto impl = std::make_unique<Impl>(config);
+  Impl* im = impl.get();
+  im->metrics = std::make_unique<Metrics>(
+      MetricsSources{backend.stats, backend.run_queue, im->counters, backend.node_id, backend.version});
+  im->bridge = std::make_unique<AdminBridge>(*backend.system, backend.admin, backend.admin_timeout);
+
+  AddRestRoutes(im->router, *im->bridge);
+  im->router.Add("GET", "/api/v1/openapi.json", [](const HttpRequest&, const PathParams&, Respond respond) {
+    HttpResponse r;
+    r.SetHeader("Content-Type", "application/json");
+    r.body = kGatewayOpenApiJson;
+    respond(std::move(r));
+  });
+  im->router.Add("GET", "/metrics", [im](const HttpRequest&, const PathParams&, Respond respond) {
+    HttpResponse r;
+    r.SetHeader("Content-Type", Metrics::kContentType);
+    r.body = im->metrics->Render();
+    respond(std::move(r));
+  });
+
+  ServerOptions options;
+  options.host = address->host;
+  options.port = address->port;
+  if (config.tls) {
+    options.tls_cert_file = config.tls->cert_file;
+    options.tls_key_file = config.tls->key_file;
+  }
+  options.max_body = config.max_body;
+  options.max_header = config.max_header;
+  options.max_connections = config.max_connections;
+  options.idle_timeout = config.idle_timeout;
+  options.threads = backend.threads;
+  options.counters = im->counters;
+  auto server = HttpServer::Start(
+      std::move(options), [im](HttpRequest request, Respond respond) { im->Dispatch(std::move(request), std::move(respond)); },
+      [im](const HttpRequest* request, HttpResponse& reply) {
+        std::string route = "unmatched";
+        if (request) {
+          Router::Match match = im->router.Find(request->method, request->path);
+          if (match.kind == Router::Match::Kind::kFound) route = *match.pattern;
+        }
+        im->cors.Apply(request ? request->Header("origin") : std::string_view(), reply);
+        im->metrics->CountRequest(route, request ? request->method : "other", reply.status);
+      });
+  if (!server.ok()) {
+    im->bridge->Close();
+    return server.status();
+  }
+  im->server = std::move(*server);
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+void Gateway::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  // Order matters: first no thread may run a connection, then the admin replies still
+  // owed (each holding a connection) are dropped while the io_context still exists; the
+  // server (and its io_context) goes when the Gateway does.
+  impl_->server->Stop();
+  impl_->bridge->Close();
+}
+
+uint16_t Gateway::port() const { return impl_->server->port(); }
+bool Gateway::tls() const { return impl_->server->tls(); }
+std::vector<RouteInfo> Gateway::Routes() const { return impl_->router.Routes(); }
+
+}  // namespace ami::gateway

@@ -1,0 +1,78 @@
+// The node's HTTP gateway (issue 11; docs/http-api.md, docs/metrics.md): one HTTP/1.1
+// port (TLS with http.tls) serving
+//   - the REST API /api/v1/… — each route is one admin request (docs/admin-api.md);
+//   - GET /api/v1/openapi.json — the OpenAPI 3 document of that API (gateway/openapi.json);
+//   - GET /metrics — Prometheus metrics (no auth, like every Prometheus target;
+//     they hold counts and sids, never records, scripts or secrets);
+//   - OPTIONS on any path — CORS preflight, 204.
+// Every reply carries the CORS headers when the request's Origin is in http.cors_origins.
+//
+// The gateway never touches the store or the node actor: it holds only the admin
+// service's handle (and read-only counters for /metrics). WebFIX with wallet login,
+// log streams (SSE) and the WebSocket come in later slices on the same server and router.
+//
+// Errors have one channel: Start() returns a Status naming the config key
+// ("http.listen 0.0.0.0:80: Permission denied", "http.tls.key_file …: …"); at run time
+// a failing connection is closed and counted (ami_http_connections_closed_total), it
+// never reaches the caller.
+#pragma once
+
+#include <caf/actor.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/router.h"
+#include "runtime/base/status.h"
+#include "runtime/config/http_section.h"
+
+namespace caf {
+class actor_system;
+}
+
+namespace ami {
+class StatsRegistry;
+class RunQueue;
+}  // namespace ami
+
+namespace ami::gateway {
+
+// What the gateway needs from its node; nothing else of the node is reachable from it.
+struct Backend {
+  caf::actor_system* system = nullptr;           // runs the admin bridge actor; must outlive Stop()
+  caf::actor admin;                              // the admin service (admin_atom, token, json) -> json
+  std::shared_ptr<StatsRegistry> stats;          // for /metrics; may be null
+  std::shared_ptr<RunQueue> run_queue;           // for /metrics; may be null
+  std::string node_id;
+  std::string version;
+  // One admin request's deadline (docs/admin-api.md: a request waits on several actors).
+  std::chrono::milliseconds admin_timeout{60000};
+  int threads = 2;                               // the server's own threads (1 or 2)
+};
+
+class Gateway {
+ public:
+  // Listens on config.listen (port 0: any free port; see port()) and serves at once.
+  static Result<std::unique_ptr<Gateway>> Start(const HttpSection& config, Backend backend);
+  ~Gateway();  // Stop()
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Stops listening, drops the connections and the admin requests still in flight.
+  // Call it before the actor system goes away. Idempotent.
+  void Stop();
+
+  uint16_t port() const;
+  bool tls() const;
+  // Every route the gateway answers, "METHOD pattern" (the OpenAPI test compares them).
+  std::vector<RouteInfo> Routes() const;
+
+ private:
+  struct Impl;
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ami::gateway

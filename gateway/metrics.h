@@ -1,0 +1,74 @@
+// The node's Prometheus metrics, served by the gateway at GET /metrics (docs/metrics.md
+// lists every metric, its type and labels).
+//
+// prometheus-cpp's core holds the registry and its text serializer writes the exposition
+// format; its civetweb exposer is not used — the gateway's own server serves the text, so
+// there is one HTTP port with one set of limits and TLS.
+//
+// What the node already counts (StatsRegistry, RunQueue, the server's connection
+// counters) is read at scrape time by custom collectables instead of being mirrored into
+// prometheus counters on every change: nothing is added to the workers' hot path, and the
+// values cannot drift from what the admin API reports. Names start with `ami_`; the only
+// per-worker label is `sid` (never a script-chosen value), so cardinality stays bounded
+// by the number of workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+template <class T> class Family;
+class Counter;
+}  // namespace prometheus
+
+namespace ami {
+class StatsRegistry;
+class RunQueue;
+}  // namespace ami
+
+namespace ami::gateway {
+
+// Kept by the HTTP server, read at scrape time.
+struct ServerCounters {
+  std::atomic<int64_t> open_connections{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> rejected{0};           // over max_connections: closed at once
+  std::atomic<uint64_t> idle_timeouts{0};      // closed after idle_timeout without a whole request
+  std::atomic<uint64_t> body_too_large{0};     // answered 413
+  std::atomic<uint64_t> header_too_large{0};   // answered 431
+  std::atomic<uint64_t> bad_requests{0};       // not HTTP/1.x: answered 400
+  std::atomic<uint64_t> tls_failures{0};       // TLS handshake failed or timed out
+};
+
+struct MetricsSources {
+  std::shared_ptr<StatsRegistry> stats;        // may be null (no worker metrics)
+  std::shared_ptr<RunQueue> run_queue;         // may be null
+  std::shared_ptr<const ServerCounters> server;
+  std::string node_id;
+  std::string version;
+};
+
+class Metrics {
+ public:
+  explicit Metrics(MetricsSources sources);
+  ~Metrics();
+
+  // One answered request: `route` is the route template ("/api/v1/workers/{sid}") or
+  // "unmatched"; `method` one of the HTTP methods the gateway knows (others: "other").
+  // Thread-safe.
+  void CountRequest(std::string_view route, std::string_view method, int status);
+
+  // The exposition text (format 0.0.4) of every metric; thread-safe.
+  std::string Render() const;
+  static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ami::gateway
