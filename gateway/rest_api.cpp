@@ -1,4 +1,5 @@
 #include "gateway/rest_api.h"
+#include "runtime/base/json_depth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -81,27 +82,6 @@ std::string QueryKey(const Input& in, const std::string& name, json* args, bool 
 std::string Sid(const Input& in, json* args) {
   (*args)["sid"] = in.params.at("sid");
   return "";
-}
-
-// Depth of nested arrays/objects, strings skipped; stops counting past `limit`.
-int JsonDepth(std::string_view text, int limit) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > limit) return max_depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
 }
 
 bool IsBlank(std::string_view text) {
@@ -300,7 +280,7 @@ void Handle(const Spec& spec, AdminBridge& bridge, const HttpRequest& request, c
                                      (known.empty() ? " (it takes none)" : "; known: " + known)));
   }
   if (spec.body == BodyUse::kObject && !IsBlank(request.body)) {
-    if (JsonDepth(request.body, kMaxJsonDepth) > kMaxJsonDepth)
+    if (JsonNestingDepth(request.body, kMaxJsonDepth) > kMaxJsonDepth)
       return respond(ErrorResponse(400, "invalid", "request body: nested deeper than 64 levels"));
     in.body = json::parse(request.body, nullptr, false);
     if (in.body.is_discarded()) return respond(ErrorResponse(400, "invalid", "request body: not valid JSON"));

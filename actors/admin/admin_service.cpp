@@ -9,6 +9,7 @@
 // cluster actor — is an asynchronous request with a deadline, so many admin requests can
 // be in flight at once and a slow one never holds up the others.
 #include "actors/admin_service.h"
+#include "runtime/base/json_depth.h"
 
 #include <caf/all.hpp>
 
@@ -85,7 +86,7 @@ struct AdminState {
     if (text.size() > kMaxRequestBytes)
       return done(Invalid("request", std::to_string(text.size()) + " bytes is over the " +
                                          std::to_string(kMaxRequestBytes) + "-byte limit"));
-    if (NestingDepth(text) > kMaxRequestDepth)
+    if (JsonNestingDepth(text, kMaxRequestDepth) > kMaxRequestDepth)
       return done(Invalid("request", "nested deeper than " + std::to_string(kMaxRequestDepth) + " levels"));
     json request;
     try {

@@ -53,9 +53,6 @@ void Guard(const Done& done, const std::function<void()>& f);
 
 std::string Quoted(std::string_view s);  // as a JSON string: "abc"
 std::string Join(const std::vector<std::string>& names);  // "a, b, c"
-// How deeply arrays and objects nest in JSON text (strings skipped), counted before
-// parsing: a megabyte of "[[[[…" must be refused, not built and torn down recursively.
-int NestingDepth(std::string_view text);
 
 // ---- arguments ----
 
