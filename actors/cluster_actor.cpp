@@ -227,7 +227,8 @@ namespace ami {
 using cluster_impl::ClusterBehavior;
 
 ClusterContext MakeClusterContext(const Config& config, const WorkerEnvironment& env, StoreActor store) {
-  return ClusterContext{config, env.network, env.clock, env.stats, env.members, std::move(store)};
+  return ClusterContext{config, env.node.network, env.services.clock, env.services.stats, env.services.members,
+                        std::move(store)};
 }
 
 ClusterActor SpawnClusterActor(caf::actor_system& system, ClusterContext context) {

@@ -331,8 +331,8 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     gateway::Backend backend;
     backend.system = im.system.get();
     backend.admin = im.admin;
-    backend.stats = env->stats;
-    backend.run_queue = env->run_queue;
+    backend.stats = env->services.stats;
+    backend.run_queue = env->services.run_queue;
     backend.node_id = config.node.id;
     backend.version = AMI_VERSION;
     auto started = gateway::Gateway::Start(*config.http, std::move(backend));
@@ -387,7 +387,7 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
   // The system waits until no handle keeps a detached actor alive, and the workers'
   // environment holds one to the store. The node answered (or gave up on) its shutdown,
   // so no worker should be left to read it.
-  impl_->env->store = nullptr;
+  impl_->env->services.store = nullptr;
   impl_->system.reset();  // waits for every actor to finish
   // The exchange bulkheads go with impl_->env's directory: calls still queued are dropped
   // unanswered (no worker is left to answer) and threads stuck in a plugin are left behind.
@@ -395,8 +395,8 @@ Status LocalNode::Shutdown(std::chrono::milliseconds timeout) {
 }
 
 const Config& LocalNode::config() const { return impl_->config; }
-StatsRegistry& LocalNode::stats() { return *impl_->env->stats; }
-RunQueue& LocalNode::run_queue() { return *impl_->env->run_queue; }
+StatsRegistry& LocalNode::stats() { return *impl_->env->services.stats; }
+RunQueue& LocalNode::run_queue() { return *impl_->env->services.run_queue; }
 caf::actor_system& LocalNode::system() { return *impl_->system; }
 int LocalNode::run_slots() const { return impl_->slots; }
 

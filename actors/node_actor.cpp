@@ -45,7 +45,7 @@ struct NodeState {
     facts.holds_lease = grants.count(sid) > 0;
     facts.wants_lease = wanted.count(sid) > 0;
     facts.shutting_down = shutting_down;
-    facts.node_id = env->node_id;
+    facts.node_id = env->node.id;
     facts.down_nodes = &down_nodes;
     return DecidePlacement(facts);
   }
@@ -61,7 +61,7 @@ struct NodeState {
     const Placement placement = Decide(sid);
     SendLeaseWish(sid, placement);
     if (!placement.waiting.empty()) {
-      env->stats->Update(sid, [&](WorkerStats& s) {
+      env->services.stats->Update(sid, [&](WorkerStats& s) {
         s.is_running = false;
         s.status = placement.waiting;
       });
@@ -73,12 +73,12 @@ struct NodeState {
       case WorkerAction::kStop: Stop(run->second); break;
       case WorkerAction::kReload:
         run->second.record = rec->second.record;
-        run->second.stop_switch->RequestStop(env->limits.stop_grace);
+        run->second.stop_switch->RequestStop(env->settings.limits.stop_grace);
         self->send(run->second.actor, reload_atom_v, rec->second.record);
         break;
       case WorkerAction::kNothing: break;
     }
-    if (placement.forget_stats) env->stats->Remove(sid);
+    if (placement.forget_stats) env->services.stats->Remove(sid);
   }
 
   void Spawn(const WorkerRecord& record) {
@@ -95,7 +95,7 @@ struct NodeState {
   }
 
   void Stop(RunningWorker& worker) {
-    worker.stop_switch->RequestStop(env->limits.stop_grace);
+    worker.stop_switch->RequestStop(env->settings.limits.stop_grace);
     self->send(worker.actor, stop_atom_v);
   }
 
@@ -145,13 +145,13 @@ struct NodeState {
     // deleted worker's stats go once its actor is gone.
     const Placement placement = Decide(sid);
     SendLeaseWish(sid, placement);
-    if (placement.forget_stats) env->stats->Remove(sid);
+    if (placement.forget_stats) env->services.stats->Remove(sid);
     if (shutting_down && running.empty()) FinishShutdown();
   }
 
   void FinishShutdown() {
-    auto summary = env->stats->SummaryJson(WallMillis());
-    spdlog::info("node {} stopped; worker stats: {}", env->node_id, summary.dump());
+    auto summary = env->services.stats->SummaryJson(WallMillis());
+    spdlog::info("node {} stopped; worker stats: {}", env->node.id, summary.dump());
     shutdown_reply.deliver(true);
   }
 };

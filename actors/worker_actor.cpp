@@ -23,27 +23,27 @@ std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, S
                                                          std::shared_ptr<const ExchangeDirectory> exchanges,
                                                          int run_slots) {
   auto env = std::make_shared<WorkerEnvironment>();
-  env->node_id = config.node.id;
-  env->network = config.cluster ? config.cluster->name : "local";
-  env->store = std::move(store);
-  env->run_queue = RunQueue::Create({run_slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
-  env->stats = std::make_shared<StatsRegistry>();
-  env->clock = std::move(clock);
-  env->limits = config.limits;
-  env->execution = config.execution;
-  env->log = config.log;
-  env->log_dir = config.node.data_dir / "logs" / "workers";
-  env->node_start_ms = WallMillis();
-  env->exchanges = std::move(exchanges);
-  env->members = std::make_shared<cluster::MemberView>();
+  env->node.id = config.node.id;
+  env->node.network = config.cluster ? config.cluster->name : "local";
+  env->services.store = std::move(store);
+  env->services.run_queue = RunQueue::Create({run_slots, config.execution.priority_order, std::chrono::milliseconds(2000)});
+  env->services.stats = std::make_shared<StatsRegistry>();
+  env->services.clock = std::move(clock);
+  env->settings.limits = config.limits;
+  env->settings.execution = config.execution;
+  env->settings.log = config.log;
+  env->settings.log_dir = config.node.data_dir / "logs" / "workers";
+  env->node.start_ms = WallMillis();
+  env->services.exchanges = std::move(exchanges);
+  env->services.members = std::make_shared<cluster::MemberView>();
   return env;
 }
 
 std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& record) {
   nlohmann::json c = {
-      {"network", env.network},
-      {"title", env.node_id},
-      {"nid", env.node_id},
+      {"network", env.node.network},
+      {"title", env.node.id},
+      {"nid", env.node.id},
       {"sid", record.sid},
       {"accountId", record.account_id ? nlohmann::json(*record.account_id) : nlohmann::json(nullptr)},
       {"executionMode", ToString(record.execution_mode)},
@@ -51,8 +51,8 @@ std::string WorkerConfigJson(const WorkerEnvironment& env, const WorkerRecord& r
       {"mode", ToString(record.mode)},
       {"scope", ToString(record.scope)},
       {"workers", 1},
-      {"node", {{"id", env.node_id}}},
-      {"cluster", {{"name", env.network}, {"members", env.members ? env.members->Get() : nlohmann::json::array()}}},
+      {"node", {{"id", env.node.id}}},
+      {"cluster", {{"name", env.node.network}, {"members", env.services.members ? env.services.members->Get() : nlohmann::json::array()}}},
   };
   return c.dump();
 }
@@ -181,7 +181,7 @@ struct WorkerState : js::Host {
     if (lease_waiting && !stopping && !LeaseOver()) {
       lease_waiting = false;
       Log(LogLevel::kInfo, "lease granted (term " + std::to_string(grant->term) + "); running");
-      env->stats->Update(record.sid, [](WorkerStats& s) {
+      env->services.stats->Update(record.sid, [](WorkerStats& s) {
         s.is_running = true;
         s.status = "running";
       });
@@ -200,7 +200,7 @@ struct WorkerState : js::Host {
                                ") ended; the worker does not run until it is renewed");
     else
       Log(LogLevel::kError, "leader-mode worker without a lease grant; it does not run until it gets one");
-    env->stats->Update(record.sid, [&](WorkerStats& s) {
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       s.is_running = false;
       s.status = lapsed ? "waiting: lease lapsed" : "waiting: no lease";
     });
@@ -234,7 +234,7 @@ struct WorkerState : js::Host {
   void StartKv(uint64_t id, kv::Request request) override {
     const uint64_t gen = engine_gen;
     const auto op = request.op;
-    self->request(env->store, caf::infinite, kv_atom_v, std::move(request))
+    self->request(env->services.store, caf::infinite, kv_atom_v, std::move(request))
         .then([this, gen, id](kv::Reply& reply) { DeliverKv(gen, id, std::move(reply)); },
               [this, gen, id, op](caf::error& err) {
                 kv::Reply reply;
@@ -272,10 +272,10 @@ struct WorkerState : js::Host {
       js::ExchangeReply reply{false, "null", error_class, std::move(message)};
       self->send(self, cex_atom_v, gen, id, std::move(reply));
     };
-    const ExchangeDirectory& directory = *env->exchanges;
+    const ExchangeDirectory& directory = *env->services.exchanges;
     auto entry = directory.exchanges.find(call.exchange);
     if (entry == directory.exchanges.end())
-      return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node_id);
+      return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node.id);
     if (!entry->second.connector || !entry->second.bulkhead) return fail("ExchangeNotAvailable", entry->second.unavailable);
 
     plugin::CallContext ctx;
@@ -285,7 +285,7 @@ struct WorkerState : js::Host {
       // The account's credentials come from the node config; the script never sees them.
       auto account = directory.accounts.find(*record.account_id);
       if (account == directory.accounts.end())
-        return fail("AuthenticationError", "account " + *record.account_id + " is not configured on node " + env->node_id);
+        return fail("AuthenticationError", "account " + *record.account_id + " is not configured on node " + env->node.id);
       if (account->second.exchange != call.exchange)
         return fail("AuthenticationError", "account " + *record.account_id + " belongs to exchange " +
                                                account->second.exchange + ", not " + call.exchange);
@@ -312,7 +312,7 @@ struct WorkerState : js::Host {
     entry->second.bulkhead->Submit(std::move(task));
   }
 
-  double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->clock->Now())); }
+  double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->services.clock->Now())); }
 
   // An order creation's answer: true when it was lost in a way that may hide an order
   // made anyway, and the call is sent again after a pause (same clientOrderId, so the
@@ -356,7 +356,7 @@ struct WorkerState : js::Host {
     if (slot) return;  // RunReady() is on the stack and will pick it up
     if (slot_requested) return;
     auto me = caf::actor_cast<WorkerImpl>(self);
-    slot = env->run_queue->Acquire(record.priority, [me](RunQueue::SlotPtr granted) {
+    slot = env->services.run_queue->Acquire(record.priority, [me](RunQueue::SlotPtr granted) {
       caf::anon_send<caf::message_priority::high>(me, slot_atom_v, std::move(granted));
     });
     if (slot) RunReady();
@@ -389,7 +389,7 @@ struct WorkerState : js::Host {
     consecutive_critical = consecutive_network = 0;
     ApplyHardDeadline();
     const int64_t now = WallMillis();
-    env->stats->Update(record.sid, [&](WorkerStats& s) {
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       s.started = now;
       s.script_hash = ScriptHash(record.script);
       s.is_running = true;
@@ -408,26 +408,26 @@ struct WorkerState : js::Host {
 
   void CreateEngine() {
     js::EngineOptions options;
-    options.heap_limit_bytes = env->limits.heap_bytes;
-    options.cpu_per_run = env->limits.cpu_per_run;
+    options.heap_limit_bytes = env->settings.limits.heap_bytes;
+    options.cpu_per_run = env->settings.limits.cpu_per_run;
     options.sid = record.sid;
-    options.node_id = env->node_id;
+    options.node_id = env->node.id;
     options.config_json = WorkerConfigJson(*env, record);
     options.leader_json = LeaderJson();
-    options.start_time_ms = static_cast<double>(env->node_start_ms);
+    options.start_time_ms = static_cast<double>(env->node.start_ms);
     options.stop_switch = stop_switch;
-    options.exchanges_json = env->exchanges->exchanges_json;
-    options.error_classes_json = env->exchanges->error_classes_json;
-    options.max_timers = env->limits.max_timers;
-    options.max_pending_calls = env->limits.max_pending_calls;
-    options.max_list_results = env->limits.max_list_results;
-    options.max_log_line = env->limits.max_log_line;
-    options.max_log_lines_per_sec = env->limits.max_log_lines_per_sec;
+    options.exchanges_json = env->services.exchanges->exchanges_json;
+    options.error_classes_json = env->services.exchanges->error_classes_json;
+    options.max_timers = env->settings.limits.max_timers;
+    options.max_pending_calls = env->settings.limits.max_pending_calls;
+    options.max_list_results = env->settings.limits.max_list_results;
+    options.max_log_line = env->settings.limits.max_log_line;
+    options.max_log_lines_per_sec = env->settings.limits.max_log_lines_per_sec;
     auto created = js::Engine::Create(options, this);
     if (!created.ok()) return Fail("cannot start: " + created.status().message());
     js::ScriptError error;
     if (!(*created)->Load(record.script, &error).ok()) {
-      env->stats->Update(record.sid, [&](WorkerStats& s) {
+      env->services.stats->Update(record.sid, [&](WorkerStats& s) {
         ++s.errors;
         ++s.critical_errors;
         s.last_error = error.Describe();
@@ -460,7 +460,7 @@ struct WorkerState : js::Host {
       ++consecutive_critical;
     }
     const std::string error_text = outcome.ok ? std::string() : outcome.error.Describe();
-    env->stats->Update(record.sid, [&](WorkerStats& s) {
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       ++s.executions;
       s.last_run = now;
       if (outcome.ok) {
@@ -494,7 +494,7 @@ struct WorkerState : js::Host {
     }
     if (outcome.ok && record.mode == WorkerMode::kSingle) {
       Log(LogLevel::kInfo, "script returned; single-mode worker finished");
-      env->stats->Update(record.sid, [](WorkerStats& s) {
+      env->services.stats->Update(record.sid, [](WorkerStats& s) {
         s.is_running = false;
         s.status = "finished";
       });
@@ -504,11 +504,11 @@ struct WorkerState : js::Host {
     std::string status = "running";
     if (!outcome.ok) {
       delay = outcome.error.error_class == ErrorClass::kNetwork
-                  ? Backoff(env->execution.network_backoff, consecutive_network)
-                  : Backoff(env->execution.critical_backoff, consecutive_critical);
+                  ? Backoff(env->settings.execution.network_backoff, consecutive_network)
+                  : Backoff(env->settings.execution.critical_backoff, consecutive_critical);
       status = "backing-off";
     }
-    env->stats->Update(record.sid, [&](WorkerStats& s) { s.status = status; });
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) { s.status = status; });
     ScheduleNext(delay);
   }
 
@@ -519,7 +519,7 @@ struct WorkerState : js::Host {
 
   void Fail(const std::string& message) {
     Log(LogLevel::kError, message);
-    env->stats->Update(record.sid, [&](WorkerStats& s) {
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       s.is_running = false;
       s.status = "failed";
       if (!s.last_error) s.last_error = message;
@@ -536,7 +536,7 @@ struct WorkerState : js::Host {
     ++iterate_gen;         // cancels the pending iteration timer
     if (engine && engine->call_in_flight()) {
       Enqueue([this] { if (engine) engine->Abort(); });
-      self->delayed_send(self, env->limits.stop_grace, deadline_atom_v, ++stop_gen);
+      self->delayed_send(self, env->settings.limits.stop_grace, deadline_atom_v, ++stop_gen);
       return;
     }
     Finish();
@@ -559,7 +559,7 @@ struct WorkerState : js::Host {
       lease_gate->Close();
       Log(LogLevel::kInfo, "stopping: waiting for " + std::to_string(calls_in_flight) +
                                " exchange call(s) in flight to finish or time out before giving the lease up");
-      env->stats->Update(record.sid, [](WorkerStats& s) { s.status = "stopping: waiting for exchange calls"; });
+      env->services.stats->Update(record.sid, [](WorkerStats& s) { s.status = "stopping: waiting for exchange calls"; });
       return;
     }
     if (next_record) {
@@ -568,7 +568,7 @@ struct WorkerState : js::Host {
       Log(LogLevel::kInfo, "reloading with the new script");
       return Start();
     }
-    env->stats->Update(record.sid, [](WorkerStats& s) {
+    env->services.stats->Update(record.sid, [](WorkerStats& s) {
       s.is_running = false;
       s.status = "stopped";
     });
@@ -630,7 +630,7 @@ struct WorkerState : js::Host {
         [this](deadline_atom, uint64_t gen) {
           if (gen != stop_gen || !stopping || waiting_for_calls) return;
           Log(LogLevel::kWarn, "the script did not finish within the " +
-                                   std::to_string(env->limits.stop_grace.count()) +
+                                   std::to_string(env->settings.limits.stop_grace.count()) +
                                    " ms grace period; it was terminated");
           Finish();
         },
@@ -649,7 +649,7 @@ WorkerImpl::behavior_type WorkerBehavior(WorkerImpl::stateful_pointer<WorkerStat
   st.stop_switch = std::move(stop_switch);
   st.record = std::move(record);
   st.grant = std::move(grant);
-  auto log = WorkerLog::Open(st.record.sid, st.env->log_dir, st.env->log, st.env->limits.max_log_line);
+  auto log = WorkerLog::Open(st.record.sid, st.env->settings.log_dir, st.env->settings.log, st.env->settings.limits.max_log_line);
   if (log.ok()) st.log = *log;
   else spdlog::error("worker {}: cannot open its log: {}", st.record.sid, log.status().message());
   st.Start();

@@ -71,23 +71,40 @@
 
 namespace ami {
 
-// What all workers of a node share. Set up once by the node; read-only afterwards.
-struct WorkerEnvironment {
-  std::string node_id;
-  std::string network = "local";            // cluster name, or "local" on a single node
+// What scripts learn about the node they run on (Stels.*).
+struct NodeFacts {
+  std::string id;
+  std::string network = "local";  // cluster name, or "local" on a single node
+  int64_t start_ms = 0;           // Stels.startTime
+};
+
+// The node's services a worker calls.
+struct WorkerServices {
   // The store actor. The owner clears it before the actor system shuts down: a strong
   // handle to a detached actor left in a live object keeps the system waiting for it.
   StoreActor store;
-  std::shared_ptr<RunQueue> run_queue;
-  std::shared_ptr<StatsRegistry> stats;
+  std::shared_ptr<RunQueue> run_queue;                 // run slots, critical first
+  std::shared_ptr<StatsRegistry> stats;                // the worker's counters and status
   std::shared_ptr<HybridClock> clock;
+  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex and each exchange's bulkhead; never null
+  std::shared_ptr<cluster::MemberView> members;        // kept current by the cluster actor
+};
+
+// The operator's settings that bound every worker.
+struct WorkerSettings {
   LimitsSection limits;
   ExecutionSection execution;
   LogSection log;
-  std::filesystem::path log_dir;            // <data_dir>/logs/workers
-  int64_t node_start_ms = 0;                // Stels.startTime
-  std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex and each exchange's bulkhead; never null
-  std::shared_ptr<cluster::MemberView> members;        // kept current by the cluster actor
+  std::filesystem::path log_dir;  // <data_dir>/logs/workers
+};
+
+// What all workers of a node share: three capabilities. Set up once by the node;
+// read-only afterwards (but for services.store, see above). The cluster actor gets only
+// what it needs (ClusterContext), the worker catalog nothing of it.
+struct WorkerEnvironment {
+  NodeFacts node;
+  WorkerServices services;
+  WorkerSettings settings;
 };
 
 // The environment a node gives its workers, from its config: `store` must outlive it,

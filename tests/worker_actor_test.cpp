@@ -572,7 +572,7 @@ struct WorkerHarness : ami::test::WorkerRig {
     plugin::CallContext ctx;
     ctx.worker_sid = sid;
     ctx.term = term;
-    return env->exchanges->exchanges.at("bybit").connector->Call(ctx, method, args.dump());
+    return env->services.exchanges->exchanges.at("bybit").connector->Call(ctx, method, args.dump());
   }
 
   std::vector<std::string> Failures() {

@@ -24,7 +24,7 @@ void LogsTail(Admin& admin, const json& args, Done done) {
       return done(Invalid("cursor", Quoted(text->substr(0, 64)) + " is not a cursor from an earlier logs.tail reply"));
   }
   const auto& env = *admin.ctx.env;
-  const auto files = WorkerLogFiles::Open(env.log_dir, *sid, env.log.worker_files);
+  const auto files = WorkerLogFiles::Open(env.settings.log_dir, *sid, env.settings.log.worker_files);
   auto result = cursor ? files.After(*cursor) : files.Last(static_cast<size_t>(lines->value_or(50)));
   if (!result.ok()) return done(Status::Internal(result.status().message()));
   json out = {{"lines", result->lines}, {"cursor", FormatLogCursor(result->cursor)}, {"more", result->more}};

@@ -23,7 +23,7 @@ void NodesList(Admin& admin, const json& args, Done done) {
 
 void PluginsList(Admin& admin, const json& args, Done done) {
   if (Status s = OnlyKnown(args, {}, "", "plugins.list"); !s.ok()) return done(s);
-  const ExchangeDirectory& dir = *admin.ctx.env->exchanges;
+  const ExchangeDirectory& dir = *admin.ctx.env->services.exchanges;
   const Config& config = admin.ctx.config;
   json plugins = json::array();
   for (const auto& p : dir.plugins) plugins.push_back(p);
@@ -48,13 +48,13 @@ void NodeInfo(Admin& admin, const json& args, Done done) {
   const auto& env = *admin.ctx.env;
   const Config& config = admin.ctx.config;
   const int64_t now = WallMillis();
-  json info = {{"node", env.node_id},
+  json info = {{"node", env.node.id},
                {"cluster", config.cluster ? json(config.cluster->name) : json(nullptr)},
-               {"network", env.network},
+               {"network", env.node.network},
                {"version", AMI_VERSION},
-               {"startedAt", env.node_start_ms},
-               {"uptime", std::max<int64_t>(0, now - env.node_start_ms)},
-               {"runSlots", env.run_queue ? env.run_queue->slots() : 0},
+               {"startedAt", env.node.start_ms},
+               {"uptime", std::max<int64_t>(0, now - env.node.start_ms)},
+               {"runSlots", env.services.run_queue ? env.services.run_queue->slots() : 0},
                {"admin", {{"listen", config.admin ? config.admin->listen : ""}, {"auth", admin.open ? "none" : "token"}}}};
   admin.self->request(admin.ctx.node, kNodeTimeout, started_atom_v)
       .then(

@@ -69,13 +69,13 @@ void Stats(Admin& admin, const json& args, Done done) {
   if (*cluster)
     return admin.AskCluster(cluster_stats_atom_v, done, [sid, done](json answer) { done(ClusterTotals(sid, answer)); });
   if (!sid) {
-    json summary = env.stats->SummaryJson(WallMillis());
-    summary["node"] = env.node_id;
+    json summary = env.services.stats->SummaryJson(WallMillis());
+    summary["node"] = env.node.id;
     return done(std::move(summary));
   }
-  if (auto s = env.stats->Get(*sid)) {
+  if (auto s = env.services.stats->Get(*sid)) {
     json out = StatsToJson(*s, WallMillis());
-    out["node"] = env.node_id;
+    out["node"] = env.node.id;
     return done(std::move(out));
   }
   // No stats here: a worker that exists gets zero counters.
@@ -85,7 +85,7 @@ void Stats(Admin& admin, const json& args, Done done) {
     zero.script_hash = ScriptHash(worker.record.script);
     zero.status = worker.record.active ? "starting" : "stopped";
     json out = StatsToJson(zero, WallMillis());
-    out["node"] = admin.ctx.env->node_id;
+    out["node"] = admin.ctx.env->node.id;
     done(std::move(out));
   });
 }

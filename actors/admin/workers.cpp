@@ -18,7 +18,7 @@ json Admin::WorkerJson(const StoredWorker& worker) const {
   const WorkerRecord& r = worker.record;
   bool running = false;
   std::string status = r.active ? "starting" : "stopped";
-  if (auto s = ctx.env->stats->Get(r.sid)) {
+  if (auto s = ctx.env->services.stats->Get(r.sid)) {
     running = s->is_running;
     status = s->status;
   }

@@ -89,7 +89,7 @@ struct Harness : ami::test::WorkerRig {
     caf::anon_send(worker, stop_atom_v);
   }
 
-  const ExchangeEntry& Exchange(const std::string& id) { return env->exchanges->exchanges.at(id); }
+  const ExchangeEntry& Exchange(const std::string& id) { return env->services.exchanges->exchanges.at(id); }
 
   // Called directly on the connector (not through its bulkhead, which may be all busy).
   json Direct(const std::string& id, const std::string& method) {
@@ -100,7 +100,7 @@ struct Harness : ami::test::WorkerRig {
   int Count(const std::string& id, const std::string& method) { return Direct(id, "counts").value(method, 0); }
 
   void ReleaseAll() {
-    for (const auto& [id, entry] : env->exchanges->exchanges)
+    for (const auto& [id, entry] : env->services.exchanges->exchanges)
       if (entry.connector && entry.plugin_id == "test-faulty") entry.connector->Call({}, "release", "[]");
   }
 

@@ -107,7 +107,7 @@ struct WorkerRig {
     workers.clear();
     node = nullptr;
     store = nullptr;
-    if (env) env->store = nullptr;  // a strong handle to the detached store would keep the system waiting
+    if (env) env->services.store = nullptr;  // a strong handle to the detached store would keep the system waiting
     system.reset();  // waits for every actor, the workers' stops included
   }
 
@@ -141,8 +141,8 @@ struct WorkerRig {
     return *out;
   }
 
-  WorkerStats Stats(const std::string& sid) { return env->stats->Get(sid).value_or(WorkerStats{}); }
-  std::string Log(const std::string& sid) { return ReadFile(env->log_dir / (sid + ".log")); }
+  WorkerStats Stats(const std::string& sid) { return env->services.stats->Get(sid).value_or(WorkerStats{}); }
+  std::string Log(const std::string& sid) { return ReadFile(env->settings.log_dir / (sid + ".log")); }
 };
 
 }  // namespace ami::test
