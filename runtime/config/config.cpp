@@ -32,6 +32,7 @@ namespace ami {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using config_internal::CheckReadable;
 using config_internal::Context;
 using config_internal::MapReader;
 using config_internal::Quote;
@@ -111,16 +112,6 @@ bool IsEnvName(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
   });
-}
-
-// Empty when `path` can be opened for reading; else why not ("cannot read \"…\": …").
-std::string CheckReadable(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return "cannot read " + Quote(path.string()) + ": it is a directory";
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "cannot read " + Quote(path.string()) + ": " + std::strerror(errno);
-  std::fclose(f);
-  return "";
 }
 
 Result<std::string> ReadWholeFile(const fs::path& path) {

@@ -13,22 +13,13 @@ namespace ami {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using config_internal::CheckReadable;
 using config_internal::Context;
 using config_internal::MapReader;
 using config_internal::Quote;
 using config_internal::ValueReader;
 
 namespace {
-
-// Empty when `path` can be opened for reading; else why not.
-std::string Unreadable(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return "cannot read " + Quote(path.string()) + ": it is a directory";
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "cannot read " + Quote(path.string()) + ": " + std::strerror(errno);
-  std::fclose(f);
-  return "";
-}
 
 fs::path Resolve(const fs::path& base, std::string_view text) { return (base / fs::path(text)).lexically_normal(); }
 
@@ -65,7 +56,7 @@ void ReadTls(Context& ctx, const MapReader& m, const fs::path& base, HttpSection
     auto field = tls.Required(key);
     if (!field.String(&text)) continue;
     *target = Resolve(base, text);
-    if (std::string why = Unreadable(*target); !why.empty()) field.Report(why);
+    if (std::string why = CheckReadable(*target); !why.empty()) field.Report(why);
   }
   out->tls = std::move(t);
 }

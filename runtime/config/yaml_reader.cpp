@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <tuple>
 
 #include "runtime/config/config.h"
@@ -360,6 +362,15 @@ void MapReader::Missing(std::string_view key, std::string_view hint) const {
 ValueReader MapReader::Required(std::string_view key, std::string_view hint) const {
   if (!Has(key)) Missing(key, hint);
   return Field(key);
+}
+
+std::string CheckReadable(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return "cannot read " + Quote(path.string()) + ": it is a directory";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "cannot read " + Quote(path.string()) + ": " + std::strerror(errno);
+  std::fclose(f);
+  return "";
 }
 
 }  // namespace ami::config_internal

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,8 @@ class Context {
 
 // Text helpers for messages.
 std::string Quote(std::string_view text);  // "text", escaped, long values shortened
+// Empty when `path` can be opened for reading; else why not ("cannot read \"…\": …").
+std::string CheckReadable(const std::filesystem::path& path);
 std::string Describe(const YAML::Node& node);  // "nothing", "a list", "a map", "a string"
 std::string JoinNames(const std::vector<std::string_view>& names, std::string_view sep);
 std::string FormatDuration(std::chrono::milliseconds ms);  // "1500ms", "10s", "2h"
