@@ -17,6 +17,7 @@ using namespace ami;
 using ami::test::Eventually;
 using ami::test::Fetch;
 using ami::test::HttpConnection;
+using ami::test::Must;
 using ami::test::TempDir;
 using json = nlohmann::json;
 
@@ -33,11 +34,6 @@ std::string NodeYaml(const std::string& http_extra = "", bool with_admin = true)
          "plugins: { dirs: [\"" + (test::BinaryDir() / "plugins").string() + "\"] }\n"
          "exchanges:\n"
          "  bybit: { connector: paper, clock: manual }\n";
-}
-
-test::HttpReply Must(std::optional<test::HttpReply> reply) {
-  REQUIRE(reply.has_value());
-  return std::move(*reply);
 }
 
 json Body(const test::HttpReply& reply) {

@@ -22,6 +22,7 @@ using namespace ami;
 using ami::test::Eventually;
 using ami::test::Fetch;
 using ami::test::HttpConnection;
+using ami::test::Must;
 using ami::test::TempDir;
 using json = nlohmann::json;
 
@@ -110,11 +111,6 @@ struct Rig {
   caf::actor admin;
   std::unique_ptr<gateway::Gateway> gw;
 };
-
-test::HttpReply Must(std::optional<test::HttpReply> reply) {
-  REQUIRE(reply.has_value());
-  return std::move(*reply);
-}
 
 json Body(const test::HttpReply& reply) {
   INFO(reply.body);

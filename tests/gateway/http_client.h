@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 namespace ami::test {
 
 struct HttpReply {
@@ -59,5 +61,11 @@ class HttpConnection {
 std::optional<HttpReply> Fetch(uint16_t port, const std::string& method, const std::string& target,
                                const Headers& headers = {}, const std::string& body = "",
                                std::optional<std::filesystem::path> ca_file = std::nullopt);
+
+// The reply, REQUIRE-ing that there is one.
+inline HttpReply Must(std::optional<HttpReply> reply) {
+  REQUIRE(reply.has_value());
+  return std::move(*reply);
+}
 
 }  // namespace ami::test
