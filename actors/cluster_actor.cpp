@@ -228,7 +228,7 @@ using cluster_impl::ClusterBehavior;
 
 ClusterContext MakeClusterContext(const Config& config, const WorkerEnvironment& env, StoreActor store) {
   return ClusterContext{config, env.node.network, env.services.clock, env.services.stats, env.services.members,
-                        std::move(store)};
+                        std::move(store), env.services.cluster_gauges};
 }
 
 ClusterActor SpawnClusterActor(caf::actor_system& system, ClusterContext context) {

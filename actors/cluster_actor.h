@@ -38,6 +38,7 @@
 
 #include "actors/store_actor.h"
 #include "actors/worker_actor.h"
+#include "runtime/cluster/cluster_gauges.h"
 #include "runtime/config/config.h"
 
 namespace ami {
@@ -65,6 +66,7 @@ struct ClusterContext {
   std::shared_ptr<StatsRegistry> stats;          // this node's summary for peers
   std::shared_ptr<cluster::MemberView> members;  // kept current here, read by workers
   StoreActor store;                              // replication, leader records
+  std::shared_ptr<cluster::ClusterGauges> gauges;  // peers and leases for /metrics; may be null
 };
 
 // The context for the node whose workers share `env`.

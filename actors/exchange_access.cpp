@@ -115,6 +115,11 @@ std::shared_ptr<ExchangeDirectory> BuildExchangeDirectory(const Config& config,
         bulkhead.threads = std::max(1, ex.threads);
         bulkhead.queue_capacity = kQueuedCallsPerThread * static_cast<size_t>(bulkhead.threads);
         bulkhead.timeout = std::max(Millis(1), ex.timeout);
+        // Method labels are the fixed CCXT set: a script's made-up names count as "other".
+        std::vector<std::string> method_names;
+        for (const auto& m : plugin::kCcxtMethods) method_names.emplace_back(m.name);
+        entry.metrics = std::make_shared<ExchangeCallMetrics>(ex.id, std::move(method_names));
+        bulkhead.metrics = entry.metrics;
         entry.bulkhead = std::make_shared<ExchangeBulkhead>(std::move(bulkhead), entry.connector);
       }
     } else {
@@ -218,6 +223,7 @@ struct ExchangeBulkhead::Shared {
   struct Ticket {
     ExchangeCallTask task;
     SteadyClock::time_point deadline;
+    SteadyClock::time_point submitted = SteadyClock::now();  // for the latency metric
     uint64_t seq = 0;
     std::atomic<int> state{kQueued};
   };
@@ -252,9 +258,18 @@ struct ExchangeBulkhead::Shared {
     return state;
   }
 
+  using Outcome = ExchangeCallMetrics::Outcome;
+  void Measure(const Ticket& t, Outcome outcome) const {
+    if (!options.metrics) return;
+    const double seconds =
+        outcome == Outcome::kRefused ? -1 : std::chrono::duration<double>(SteadyClock::now() - t.submitted).count();
+    options.metrics->Record(t.task.method, outcome, seconds);
+  }
+
   // Answers a claimed ticket: it leaves the deadline index, `done` runs and is released
   // (it may hold an actor handle).
-  void Answer(const TicketPtr& t, plugin::CallResult result) {
+  void Answer(const TicketPtr& t, plugin::CallResult result, Outcome outcome) {
+    Measure(*t, outcome);
     {
       std::lock_guard<std::mutex> lock(mu);
       deadlines.erase({t->deadline, t->seq});
@@ -291,7 +306,7 @@ struct ExchangeBulkhead::Shared {
         if (Claim(*t, kRunning)) {
           ++refused_lease;
           spdlog::info("{}", refusal);
-          Answer(t, plugin::CallResult::Error(plugin::errc::kPermissionDenied, refusal));
+          Answer(t, plugin::CallResult::Error(plugin::errc::kPermissionDenied, refusal), Outcome::kRefused);
         }
         continue;
       }
@@ -300,7 +315,8 @@ struct ExchangeBulkhead::Shared {
           plugins::CallConnector(*connector, options.plugin_id, t->task.ctx, t->task.method, t->task.args_json);
       if (Claim(*t, kRunning)) {
         ++answered;
-        Answer(t, std::move(r));
+        const Outcome outcome = r.ok ? Outcome::kOk : Outcome::kError;
+        Answer(t, std::move(r), outcome);
       } else if (!stopping.load()) {
         ++late;
         spdlog::warn("{} (plugin '{}', {}) answered after its {} ms timeout; the late answer ({}) is dropped", What(*t),
@@ -347,7 +363,7 @@ struct ExchangeBulkhead::Shared {
         // full queue are its consequence (one line each would flood the log).
         if (state == kRunning) spdlog::warn("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
         else spdlog::debug("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
-        Answer(t, plugin::CallResult::Error(plugin::errc::kRequestTimeout, message));
+        Answer(t, plugin::CallResult::Error(plugin::errc::kRequestTimeout, message), Outcome::kTimeout);
       }
       lock.lock();
     }
@@ -399,11 +415,13 @@ ExchangeBulkhead::~ExchangeBulkhead() {
 }
 
 void ExchangeBulkhead::Submit(ExchangeCallTask task) {
+  using Outcome = ExchangeCallMetrics::Outcome;
   Shared& s = *shared_;
   auto t = std::make_shared<Shared::Ticket>();
   t->task = std::move(task);
   auto refuse = [&](const char* error_class, std::string message) {
     t->state.store(kDone);
+    s.Measure(*t, Outcome::kRefused);
     auto done = std::move(t->task.done);
     if (done) done(plugin::CallResult::Error(error_class, std::move(message)));
   };

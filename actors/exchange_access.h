@@ -24,6 +24,7 @@
 #include "ami/plugin/call.h"
 #include "ami/plugin/exchange_connector.h"
 #include "runtime/config/config.h"
+#include "runtime/stats/op_metrics.h"
 
 namespace ami {
 namespace plugins {
@@ -36,6 +37,7 @@ struct ExchangeEntry {
   std::string plugin_id;                                 // the connector plugin ("paper")
   std::shared_ptr<plugin::ExchangeConnector> connector;  // null when unavailable
   std::shared_ptr<ExchangeBulkhead> bulkhead;            // where its calls run; null when unavailable
+  std::shared_ptr<ExchangeCallMetrics> metrics;          // its calls for /metrics; null when unavailable
   std::string unavailable;                               // why, when connector is null
 };
 
@@ -159,6 +161,9 @@ class ExchangeBulkhead {
     int threads = 2;                // ExchangeSection::threads
     size_t queue_capacity = 128;    // calls waiting for a thread
     std::chrono::milliseconds timeout{30000};  // ExchangeSection::timeout
+    // Counts every call by method and outcome, and times the answered ones from Submit()
+    // to `done` (docs/metrics.md, "Exchanges"); null: not measured.
+    std::shared_ptr<ExchangeCallMetrics> metrics;
   };
   // Counts since start, for tests and stats.
   struct Counters {

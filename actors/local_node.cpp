@@ -264,7 +264,8 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     impl->cfg->set("middleman.connection-timeout", caf::timespan{config.cluster->heartbeat * 6});
   }
   impl->system = std::make_unique<caf::actor_system>(*impl->cfg);
-  impl->store = SpawnStoreActor(*impl->system, std::move(*store));
+  auto kv_metrics = std::make_shared<KvMetrics>();  // the store counts, /metrics reads
+  impl->store = SpawnStoreActor(*impl->system, std::move(*store), std::chrono::seconds(10), kv_metrics);
   impl->catalog = SpawnCatalog(*impl->system,
                                CatalogContext{config.node.id, impl->store, impl->templates,
                                               [](const std::string& script) { return js::CheckScriptSyntax(script); },
@@ -305,6 +306,7 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   // The admin service serves `ami` on admin.listen and is the HTTP gateway's only way into
   // the node. With http: but no admin: it runs for the gateway alone, published nowhere,
   // with the node's <data_dir>/admin.token (docs/http-api.md, "Token").
+  std::string admin_token;  // the gateway's WebFIX requests carry it (never logged)
   if (config.admin || config.http) {
     AdminContext admin_context{config, env, im.catalog, im.store, im.node, im.cluster, im.templates};
     if (!admin_context.config.admin) admin_context.config.admin = AdminSection{};  // listen "": not published
@@ -318,6 +320,7 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
         startup_log->push_back("admin token: " + std::string(token->created ? "generated " : "read from ") +
                                token->path.string() + " (ami --token-file " + token->path.string() + ")");
     }
+    admin_token = admin_context.config.admin->token;
     im.admin = SpawnAdminService(*im.system, std::move(admin_context));
   }
   if (config.admin) {
@@ -333,8 +336,17 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     backend.admin = im.admin;
     backend.stats = env->services.stats;
     backend.run_queue = env->services.run_queue;
+    backend.kv_metrics = kv_metrics;
+    for (const auto& [id, exchange] : env->services.exchanges->exchanges)
+      if (exchange.metrics) backend.exchange_metrics.push_back(exchange.metrics);
+    backend.cluster_gauges = env->services.cluster_gauges;
+    backend.logs = env->services.logs;
+    backend.events = env->services.events;
     backend.node_id = config.node.id;
     backend.version = AMI_VERSION;
+    backend.network = env->node.network;
+    backend.data_dir = config.node.data_dir;
+    backend.admin_token = admin_token;
     auto started = gateway::Gateway::Start(*config.http, std::move(backend));
     if (!started.ok()) return Status(started.status());
     im.gateway = std::move(*started);

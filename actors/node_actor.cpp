@@ -14,10 +14,20 @@ namespace {
 // that it did not (the catalog's own store round trips time out well before).
 constexpr std::chrono::seconds kCatalogTimeout{120};
 
+// Whether a worker's (wfailed) message is its error budget being spent rather than a
+// script that cannot start. The worker sends only text, so this matches the wording of
+// WorkerState::Fail in actors/worker_actor.cpp ("stopped after N consecutive critical
+// errors (budget for …)"); anything else counts as an error stop.
+bool IsBudgetStop(const std::string& reason) {
+  return reason.find("consecutive critical errors") != std::string::npos;
+}
+
 struct RunningWorker {
   WorkerActor actor;
   std::shared_ptr<js::StopSwitch> stop_switch;
   WorkerRecord record;
+  std::string stop_reason;    // why the node asked it to stop ("" = it was not asked)
+  bool end_reported = false;  // its end was published already (wfailed came first)
 };
 
 struct NodeState {
@@ -50,6 +60,25 @@ struct NodeState {
     return DecidePlacement(facts);
   }
 
+  // Status events for live watchers (runtime/node/worker_events.h). The feed's sinks
+  // only queue the event, so this never blocks the node.
+  void Publish(std::string kind, const std::string& sid, std::string detail = "", int64_t term = 0) {
+    if (!env->services.events) return;
+    env->services.events->Publish(
+        WorkerEvent{std::move(kind), sid, env->node.id, term, std::move(detail), WallMillis()});
+  }
+
+  // Why Reconcile stops the worker `sid` (the "stopped" event's detail).
+  std::string WhyStop(const std::string& sid) const {
+    auto rec = records.find(sid);
+    if (rec == records.end()) return "deleted";
+    if (shutting_down) return "node stopping";
+    const WorkerRecord& record = rec->second.record;
+    if (!record.active) return "deactivated";
+    if (record.execution_mode == ExecutionMode::kLeader && grants.count(sid) == 0) return "lease lost";
+    return "moved";
+  }
+
   void SendLeaseWish(const std::string& sid, const Placement& placement) {
     if (!placement.lease_wish) return;
     if (*placement.lease_wish) wanted.insert(sid);
@@ -70,7 +99,7 @@ struct NodeState {
     auto run = running.find(sid);
     switch (placement.action) {
       case WorkerAction::kSpawn: Spawn(rec->second.record); break;
-      case WorkerAction::kStop: Stop(run->second); break;
+      case WorkerAction::kStop: Stop(run->second, WhyStop(sid)); break;
       case WorkerAction::kReload:
         run->second.record = rec->second.record;
         run->second.stop_switch->RequestStop(env->settings.limits.stop_grace);
@@ -92,16 +121,31 @@ struct NodeState {
     running[record.sid] = RunningWorker{worker, stop_switch, record};
     spdlog::info("worker {} started ({} {} {})", record.sid, ToString(record.execution_mode),
                  ToString(record.priority), ToString(record.mode));
+    auto g = grants.find(record.sid);
+    Publish("started", record.sid, "", g != grants.end() ? static_cast<int64_t>(g->second.term) : 0);
   }
 
-  void Stop(RunningWorker& worker) {
+  // `why`: the "stopped" event's detail, published once the actor is gone. A second
+  // request while it is stopping keeps the first reason (the cause).
+  void Stop(RunningWorker& worker, const std::string& why) {
+    if (worker.stop_reason.empty()) worker.stop_reason = why;
     worker.stop_switch->RequestStop(env->settings.limits.stop_grace);
     self->send(worker.actor, stop_atom_v);
   }
 
   void OnChange(const WorkerChange& change) {
-    if (change.current) records[change.sid] = *change.current;
-    else records.erase(change.sid);
+    auto known = records.find(change.sid);
+    const bool existed = known != records.end();
+    if (change.current) {
+      // The catalog also sends every record once at subscription: those are "updated"
+      // too (first seen here), which a watcher connected later never sees anyway.
+      const bool differs = !existed || !(known->second == *change.current);
+      records[change.sid] = *change.current;
+      if (differs) Publish("updated", change.sid, existed ? "" : "new here");
+    } else if (existed) {
+      records.erase(known);
+      Publish("deleted", change.sid);
+    }
     Reconcile(change.sid);
   }
 
@@ -109,6 +153,10 @@ struct NodeState {
   // (an edit that reached the store after our copy is kept) and tells us as a change.
   void Deactivate(const std::string& sid, const std::string& reason) {
     spdlog::error("worker {} set inactive: {}", sid, reason);
+    // Its end is published now, with the reason (the down message that follows adds none).
+    if (auto run = running.find(sid); run != running.end()) run->second.end_reported = true;
+    if (IsBudgetStop(reason)) Publish("budget_exhausted", sid, reason);
+    else Publish("stopped", sid, "error: " + reason);
     self->request(catalog, kCatalogTimeout, cat_deactivate_atom_v, sid, reason)
         .then(
             [sid](const WorkerReply& reply) {
@@ -122,13 +170,20 @@ struct NodeState {
 
   void OnLease(const std::string& sid, bool held, const LeaderGrant& grant) {
     if (held) {
-      const bool renewal = grants.count(sid) > 0;
+      auto held_before = grants.find(sid);
+      const bool renewal = held_before != grants.end();
+      // A grant with another term while holding one is a new leadership, not a renewal.
+      const bool new_term = !renewal || held_before->second.term != grant.term;
       grants[sid] = grant;
       auto run = running.find(sid);
       if (renewal && run != running.end()) self->send(run->second.actor, grant_atom_v, grant);
       if (!renewal) spdlog::info("lease for worker {} acquired (term {})", sid, grant.term);
-    } else if (grants.erase(sid)) {
+      if (new_term) Publish("leader_acquired", sid, "", static_cast<int64_t>(grant.term));
+    } else if (auto lost = grants.find(sid); lost != grants.end()) {
+      const int64_t term = static_cast<int64_t>(lost->second.term);
+      grants.erase(lost);
       spdlog::info("lease for worker {} lost or released", sid);
+      Publish("leader_lost", sid, shutting_down ? "node stopping" : "", term);
     }
     Reconcile(sid);
   }
@@ -138,7 +193,14 @@ struct NodeState {
     if (it == sid_of.end()) return;
     const std::string sid = it->second;
     sid_of.erase(it);
-    running.erase(sid);
+    if (auto run = running.find(sid); run != running.end()) {
+      if (!run->second.end_reported) {
+        std::string why = run->second.stop_reason;
+        if (why.empty()) why = down.reason ? "error: " + caf::to_string(down.reason) : "finished";
+        Publish("stopped", sid, why);
+      }
+      running.erase(run);
+    }
     if (down.reason && !shutting_down) spdlog::error("worker {} actor died: {}", sid, caf::to_string(down.reason));
     // Not a full reconcile: a worker that ended by itself (failed, single mode finished)
     // is not started again until its record changes. The lease wish may go now, and a
@@ -202,7 +264,7 @@ NodeActor::behavior_type NodeBehavior(NodeActor::stateful_pointer<NodeState> sel
           return st.shutdown_reply;
         }
         spdlog::info("stopping {} workers", st.running.size());
-        for (auto& [sid, worker] : st.running) st.Stop(worker);
+        for (auto& [sid, worker] : st.running) st.Stop(worker, "node stopping");
         return st.shutdown_reply;
       },
   };

@@ -33,7 +33,12 @@ using StoreImpl = StoreActor::extend<caf::reacts_to<flush_atom>, caf::reacts_to<
 struct PendingCommit {
   kv::AtomicOperation operation;
   caf::typed_response_promise<kv::Reply> reply;
+  std::chrono::steady_clock::time_point received;  // for the latency metric
 };
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 struct StoreState {
   std::shared_ptr<kv::Store> store;
@@ -43,7 +48,12 @@ struct StoreState {
   // that arrived meanwhile shares it. A reply is sent only after the durable commit.
   std::vector<PendingCommit> pending;
   std::chrono::milliseconds sweep_interval{10000};
+  std::shared_ptr<KvMetrics> metrics;  // may be null
   static inline const char* name = "ami.store";
+
+  void Measure(const kv::Request& req, const kv::Reply& reply, std::chrono::steady_clock::time_point start) {
+    if (metrics) metrics->Record(req.op, req.space, reply.status.ok(), SecondsSince(start));
+  }
 
   kv::Reply Execute(const kv::Request& req) {
     kv::Reply reply;
@@ -88,6 +98,9 @@ struct StoreState {
           for (const auto& m : batch[i].operation.mutations) Notify(batch[i].operation.space, m.key, false);
         }
       }
+      if (metrics)
+        metrics->Record(kv::Request::Op::kCommit, batch[i].operation.space, reply.status.ok(),
+                        SecondsSince(batch[i].received));
       batch[i].reply.deliver(std::move(reply));
     }
   }
@@ -183,8 +196,9 @@ caf::error StoreError(const Status& status) { return caf::make_error(caf::sec::r
 // The store arrives as a shared_ptr only because spawn arguments must be copyable; this
 // actor is its one user.
 StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> self, std::shared_ptr<kv::Store> store,
-                                       std::chrono::milliseconds sweep_interval) {
+                                       std::chrono::milliseconds sweep_interval, std::shared_ptr<KvMetrics> metrics) {
   self->state.store = std::move(store);
+  self->state.metrics = std::move(metrics);
   self->state.sweep_interval = sweep_interval;
   self->set_down_handler([=](caf::down_msg& down) {
     auto& w = self->state.watches;
@@ -194,12 +208,17 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
   self->delayed_send(self, sweep_interval, sweep_atom_v);
   return {
       [=](kv_atom, kv::Request& req) -> caf::result<kv::Reply> {
-        if (req.op != kv::Request::Op::kCommit) return self->state.Execute(req);
+        const auto received = std::chrono::steady_clock::now();
+        if (req.op != kv::Request::Op::kCommit) {
+          kv::Reply reply = self->state.Execute(req);
+          self->state.Measure(req, reply, received);
+          return reply;
+        }
         auto& pending = self->state.pending;
         if (pending.empty()) self->send(self, flush_atom_v);
         pending.push_back(PendingCommit{
             kv::AtomicOperation{req.space, std::move(req.checks), std::move(req.mutations)},
-            self->make_response_promise<kv::Reply>()});
+            self->make_response_promise<kv::Reply>(), received});
         return pending.back().reply;
       },
       [=](flush_atom) { self->state.Flush(); },
@@ -258,9 +277,9 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
 }  // namespace
 
 StoreActor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
-                           std::chrono::milliseconds sweep_interval) {
+                           std::chrono::milliseconds sweep_interval, std::shared_ptr<KvMetrics> metrics) {
   auto impl = system.spawn<caf::detached>(StoreBehavior, std::shared_ptr<kv::Store>(std::move(store)),
-                                          sweep_interval);
+                                          sweep_interval, std::move(metrics));
   return caf::actor_cast<StoreActor>(impl);
 }
 

@@ -41,6 +41,7 @@
 #include <memory>
 
 #include "actors/messages.h"
+#include "runtime/stats/op_metrics.h"
 #include "runtime/store/kv_protocol.h"
 #include "runtime/store/store.h"
 
@@ -59,7 +60,10 @@ using StoreActor = caf::typed_actor<
     caf::replies_to<repl_state_atom>::with<ReplState>,
     caf::replies_to<repl_digest_atom>::with<uint64_t>>;
 
+// `metrics` (may be null) counts and times every (kv) request: from its arrival here to
+// its answer (docs/metrics.md, "KV").
 StoreActor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
-                           std::chrono::milliseconds sweep_interval = std::chrono::seconds(10));
+                           std::chrono::milliseconds sweep_interval = std::chrono::seconds(10),
+                           std::shared_ptr<KvMetrics> metrics = nullptr);
 
 }  // namespace ami

@@ -36,6 +36,9 @@ std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, S
   env->node.start_ms = WallMillis();
   env->services.exchanges = std::move(exchanges);
   env->services.members = std::make_shared<cluster::MemberView>();
+  env->services.cluster_gauges = std::make_shared<cluster::ClusterGauges>();
+  env->services.logs = std::make_shared<LogFeed>(static_cast<size_t>(std::max(0, config.log.ring_lines)));
+  env->services.events = std::make_shared<WorkerEventFeed>();
   return env;
 }
 
@@ -101,6 +104,9 @@ struct WorkerState : js::Host {
   uint64_t engine_gen = 0;      // tags timers and KV replies: stale ones are dropped
   uint64_t iterate_gen = 0;     // tags iteration timers
   uint64_t stop_gen = 0;        // tags grace-period deadlines
+
+  SteadyClock::time_point call_started;      // of the call in flight, for the run-duration metric
+  SteadyClock::time_point next_heap_sample;  // the isolate's heap is sampled at most once a second
 
   RunQueue::SlotPtr slot;       // held only while running entries
   bool slot_requested = false;
@@ -203,6 +209,7 @@ struct WorkerState : js::Host {
     env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       s.is_running = false;
       s.status = lapsed ? "waiting: lease lapsed" : "waiting: no lease";
+      s.heap_used_bytes = s.heap_total_bytes = s.heap_limit_bytes = 0;  // no isolate now
     });
   }
 
@@ -376,10 +383,26 @@ struct WorkerState : js::Host {
       ready.pop_front();
       entry();
     }
+    SampleHeap();
     slot.reset();
     if (engine && !done) {
       if (auto outcome = engine->TakeOutcome()) OnCallSettled(*outcome);
     }
+  }
+
+  // For /metrics: reading V8's heap statistics is cheap but not free, so a busy loop
+  // worker pays for it once a second, not once an entry.
+  void SampleHeap() {
+    if (!engine || engine->broken() || done) return;
+    const auto now = SteadyClock::now();
+    if (now < next_heap_sample) return;
+    next_heap_sample = now + std::chrono::seconds(1);
+    const js::HeapUsage heap = engine->heap_usage();
+    env->services.stats->Update(record.sid, [&](WorkerStats& s) {
+      s.heap_used_bytes = heap.used;
+      s.heap_total_bytes = heap.total;
+      s.heap_limit_bytes = heap.limit;
+    });
   }
 
   // ---- lifecycle ---------------------------------------------------------------------
@@ -442,7 +465,10 @@ struct WorkerState : js::Host {
   void StartCall() {
     if (stopping || done) return;
     if (!engine) CreateEngine();  // after a heap-limit failure discarded the old one
-    if (engine && !engine->call_in_flight()) engine->StartCall();
+    if (engine && !engine->call_in_flight()) {
+      call_started = SteadyClock::now();
+      engine->StartCall();
+    }
   }
 
   void OnCallSettled(const js::CallOutcome& outcome) {
@@ -460,8 +486,10 @@ struct WorkerState : js::Host {
       ++consecutive_critical;
     }
     const std::string error_text = outcome.ok ? std::string() : outcome.error.Describe();
+    const double run_seconds = std::chrono::duration<double>(SteadyClock::now() - call_started).count();
     env->services.stats->Update(record.sid, [&](WorkerStats& s) {
       ++s.executions;
+      s.run_seconds.Observe(run_seconds);
       s.last_run = now;
       if (outcome.ok) {
         s.consecutive_errors = 0;
@@ -649,7 +677,8 @@ WorkerImpl::behavior_type WorkerBehavior(WorkerImpl::stateful_pointer<WorkerStat
   st.stop_switch = std::move(stop_switch);
   st.record = std::move(record);
   st.grant = std::move(grant);
-  auto log = WorkerLog::Open(st.record.sid, st.env->settings.log_dir, st.env->settings.log, st.env->settings.limits.max_log_line);
+  auto log = WorkerLog::Open(st.record.sid, st.env->settings.log_dir, st.env->settings.log, st.env->settings.limits.max_log_line,
+                             st.env->services.logs);
   if (log.ok()) st.log = *log;
   else spdlog::error("worker {}: cannot open its log: {}", st.record.sid, log.status().message());
   st.Start();

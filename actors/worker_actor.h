@@ -62,11 +62,14 @@
 #include "actors/messages.h"
 #include "actors/store_actor.h"
 #include "runtime/base/clock.h"
+#include "runtime/cluster/cluster_gauges.h"
 #include "runtime/cluster/member_view.h"
 #include "runtime/config/config.h"
 #include "runtime/exec/run_queue.h"
 #include "runtime/js/stop_switch.h"
+#include "runtime/log/log_feed.h"
 #include "runtime/model/worker_record.h"
+#include "runtime/node/worker_events.h"
 #include "runtime/stats/worker_stats.h"
 
 namespace ami {
@@ -88,6 +91,10 @@ struct WorkerServices {
   std::shared_ptr<HybridClock> clock;
   std::shared_ptr<const ExchangeDirectory> exchanges;  // Stels.runtime.cex and each exchange's bulkhead; never null
   std::shared_ptr<cluster::MemberView> members;        // kept current by the cluster actor
+  std::shared_ptr<LogFeed> logs;                       // every worker log line, for live followers
+  std::shared_ptr<WorkerEventFeed> events;             // started/stopped/leases, for live watchers
+  // Peers and leases as the cluster actor last saw them, for /metrics (workers do not use it).
+  std::shared_ptr<cluster::ClusterGauges> cluster_gauges;
 };
 
 // The operator's settings that bound every worker.

@@ -1,13 +1,19 @@
 #include "gateway/gateway.h"
 
 #include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
+#include "gateway/access.h"
 #include "gateway/admin_bridge.h"
 #include "gateway/http_server.h"
+#include "gateway/log_stream.h"
 #include "gateway/metrics.h"
 #include "gateway/rest_api.h"
+#include "gateway/static_files.h"
+#include "gateway/status_socket.h"
+#include "gateway/webfix/webfix_api.h"
 #include "runtime/config/host_port.h"
 
 // gateway/openapi.json, embedded at build time (cmake/EmbedText.cmake).
@@ -37,7 +43,7 @@ class Cors {
     Apply(origin, r);
     if (origins_.empty() || !Allowed(origin)) return;
     r.SetHeader("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-    // stels-session: the WebFIX session header of the next slice.
+    // stels-session: the WebFIX session header (docs/webfix.md).
     r.SetHeader("Access-Control-Allow-Headers", "authorization, content-type, if-match, stels-session");
     r.SetHeader("Access-Control-Max-Age", "600");
     // Chrome's Private Network Access: a public page calling a gateway on localhost/LAN.
@@ -60,11 +66,18 @@ struct Gateway::Impl {
   explicit Impl(const HttpSection& config) : cors(config.cors_origins) {}
 
   Cors cors;
+  // Who a log stream or WebSocket request is (gateway/access.h): the admin token, or a
+  // WebFIX session of a wallet still in http.wallets.
+  Authenticate authenticate;
+  std::unique_ptr<WebFix> webfix;                 // POST envelopes outside /api/v1 (docs/webfix.md)
   std::shared_ptr<ServerCounters> counters = std::make_shared<ServerCounters>();
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<AdminBridge> bridge;
+  std::unique_ptr<LogStreams> log_streams;         // GET /api/worker/logs/stream, …/logs?follow=1
+  std::unique_ptr<StatusSockets> status_sockets;  // GET /ws
   Router router;
   std::unique_ptr<HttpServer> server;
+  std::unique_ptr<StaticFiles> web;   // the web editor at /, for GETs no route claims
   bool stopped = false;
 
   void Dispatch(HttpRequest request, Respond respond);
@@ -79,6 +92,14 @@ void Gateway::Impl::Dispatch(HttpRequest request, Respond respond) {
     metrics->CountRequest("preflight", request.method, r.status);
     return respond(std::move(r));
   }
+  if (webfix && WebFix::IsEnvelope(request)) {
+    // WebFIX posts to whatever URL its login named: no route table, one metrics label.
+    return webfix->Handle(request, [this, origin, respond = std::move(respond)](HttpResponse r) {
+      cors.Apply(origin, r);
+      metrics->CountRequest("webfix", "POST", r.status);
+      respond(std::move(r));
+    });
+  }
   Router::Match match = router.Find(request.method, request.path);
   const std::string route = match.kind == Router::Match::Kind::kFound ? *match.pattern : "unmatched";
   // Every reply of this request passes here: CORS headers and the request counter.
@@ -89,6 +110,7 @@ void Gateway::Impl::Dispatch(HttpRequest request, Respond respond) {
   };
   switch (match.kind) {
     case Router::Match::Kind::kNotFound:
+      if (web && web->Wants(request)) return finish(web->Serve(request));
       return finish(ErrorResponse(404, "not_found", "no route for " + request.method + " " + request.path));
     case Router::Match::Kind::kMethodNotAllowed: {
       std::string allow;
@@ -118,10 +140,51 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const HttpSection& config, Backe
   auto impl = std::make_unique<Impl>(config);
   Impl* im = impl.get();
   im->metrics = std::make_unique<Metrics>(
-      MetricsSources{backend.stats, backend.run_queue, im->counters, backend.node_id, backend.version});
+      MetricsSources{backend.stats, backend.run_queue, im->counters, backend.node_id, backend.version,
+                     backend.kv_metrics, backend.exchange_metrics, backend.cluster_gauges});
   im->bridge = std::make_unique<AdminBridge>(*backend.system, backend.admin, backend.admin_timeout);
+  im->web = std::make_unique<StaticFiles>(config.web_root.empty() ? StaticFiles::DefaultRoot() : config.web_root);
 
-  AddRestRoutes(im->router, *im->bridge);
+  im->webfix = std::make_unique<WebFix>(
+      WebFixSettings{backend.network, backend.node_id, backend.admin_token, config.wallets,
+                     backend.data_dir.empty() ? std::filesystem::path() : backend.data_dir / "http" / "sessions.json",
+                     config.session_ttl, {}},
+      *im->bridge);
+  im->authenticate = [token = backend.admin_token, webfix = im->webfix.get()](const HttpRequest& request) {
+    if (auto caller = CheckBearer(request, token)) return caller;
+    return webfix->Authenticate(request);
+  };
+  im->log_streams = std::make_unique<LogStreams>(
+      backend.logs, *im->bridge, backend.admin_token,
+      [im](const HttpRequest& request) { return im->authenticate(request); },
+      LogStreams::Options{backend.log_keep_alive});
+  AddRestRoutes(im->router, *im->bridge, im->log_streams->RestFollowHandler());
+  im->log_streams->AddRoutes(im->router);
+  // Through im->authenticate at each call, so sessions added to it later in Start count.
+  im->status_sockets = std::make_unique<StatusSockets>(StatusSocketOptions{
+      [im](const HttpRequest& request) { return im->authenticate(request); }, backend.events, backend.stats,
+      backend.node_id, backend.network, backend.version, config.sonar_interval});
+  im->router.Add("GET", "/ws", [im](const HttpRequest& request, const PathParams&, Respond respond) {
+    im->status_sockets->Handle(request, std::move(respond));
+  });
+  // The admin token traded for a session (docs/http-api.md "Sessions"): what the web
+  // editor needs for /ws and log streams, where browsers cannot send Authorization.
+  im->router.Add("POST", "/api/v1/session", [im, token = backend.admin_token](const HttpRequest& request,
+                                                                            const PathParams&, Respond respond) {
+    if (!CheckBearer(request, token)) {
+      HttpResponse r = ErrorResponse(401, "unauthorized", "Authorization: Bearer <admin token> is required");
+      r.SetHeader("WWW-Authenticate", "Bearer realm=\"ami\"");
+      return respond(std::move(r));
+    }
+    int64_t expires_at = 0;
+    const std::string session = im->webfix->CreateTokenSession(&expires_at);
+    HttpResponse r;
+    r.status = 201;
+    r.SetHeader("Content-Type", "application/json");
+    r.SetHeader("Cache-Control", "no-store");
+    r.body = nlohmann::json{{"session", session}, {"expires_at", expires_at}}.dump();
+    respond(std::move(r));
+  });
   im->router.Add("GET", "/api/v1/openapi.json", [](const HttpRequest&, const PathParams&, Respond respond) {
     HttpResponse r;
     r.SetHeader("Content-Type", "application/json");
@@ -152,7 +215,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const HttpSection& config, Backe
       std::move(options), [im](HttpRequest request, Respond respond) { im->Dispatch(std::move(request), std::move(respond)); },
       [im](const HttpRequest* request, HttpResponse& reply) {
         std::string route = "unmatched";
-        if (request) {
+        if (request && WebFix::IsEnvelope(*request)) {
+          route = "webfix";
+        } else if (request) {
           Router::Match match = im->router.Find(request->method, request->path);
           if (match.kind == Router::Match::Kind::kFound) route = *match.pattern;
         }
@@ -160,6 +225,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const HttpSection& config, Backe
         im->metrics->CountRequest(route, request ? request->method : "other", reply.status);
       });
   if (!server.ok()) {
+    im->log_streams->Stop();
+    im->status_sockets->Close();
     im->bridge->Close();
     return server.status();
   }
@@ -170,6 +237,10 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const HttpSection& config, Backe
 void Gateway::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  // Log streams end with an event ("node stopping") while the server can still write it.
+  impl_->log_streams->Stop();
+  // WebSockets first, while the server can still deliver their close frames.
+  impl_->status_sockets->Close();
   // Order matters: first no thread may run a connection, then the admin replies still
   // owed (each holding a connection) are dropped while the io_context still exists; the
   // server (and its io_context) goes when the Gateway does.

@@ -1,6 +1,7 @@
-// Boost.Beast is used here and nowhere else in the gateway (see http_message.h). The
-// session code follows Beast's "advanced server, flex" example: one template for the
-// plain and the TLS stream, so limits and keep-alive behave the same on both.
+// Boost.Beast is used here (and in http_websocket.h, included only here) and nowhere else
+// in the gateway (see http_message.h). The session code follows Beast's "advanced server,
+// flex" example: one template for the plain and the TLS stream, so limits, keep-alive,
+// streamed replies and WebSockets behave the same on both.
 #include "gateway/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
@@ -23,6 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/http_channel.h"
+#include "gateway/http_websocket.h"
+
 namespace ami::gateway {
 
 namespace beast = boost::beast;
@@ -33,12 +38,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-struct ServerState {
-  ServerOptions options;
-  RequestHandler handler;
-  ReplyDecorator decorate;
-  std::shared_ptr<ServerCounters> counters = std::make_shared<ServerCounters>();
-};
+using http_internal::Channel;
+using http_internal::ServerState;
+using http_internal::WebSocketSession;
 
 std::string Lower(beast::string_view text) {
   std::string out(text.data(), text.size());
@@ -63,7 +65,10 @@ template <class Derived>
 class Session {
  public:
   Session(std::shared_ptr<ServerState> state, std::string peer) : state_(std::move(state)), peer_(std::move(peer)) {}
-  ~Session() { --state_->counters->open_connections; }
+  ~Session() {
+    if (channel_) channel_->Finish();
+    --state_->counters->open_connections;
+  }
 
  protected:
   Derived& derived() { return static_cast<Derived&>(*this); }
@@ -110,6 +115,7 @@ class Session {
 
     beast::get_lowest_layer(derived().stream()).expires_never();  // the handler's own deadline rules
     keep_alive_ = parser_->get().keep_alive();
+    upgrade_ = beast::websocket::is_upgrade(parser_->get());
     HttpRequest request = Convert(parser_->get(), /*with_body=*/true);
     auto self = derived().shared_from_this();
     auto executor = derived().stream().get_executor();
@@ -133,12 +139,15 @@ class Session {
 
  public:
   void Write(HttpResponse response, const HttpRequest*) {
+    if (upgrade_ && response.websocket) return derived().HandOver(parser_->release(), std::move(response.websocket));
+    if (response.stream) return StartStream(std::move(response));
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(response.status));
     for (auto& [name, value] : response.headers) res_.set(name, value);
     res_.body() = std::move(response.body);
-    const bool close = response.close || !keep_alive_;
+    // An upgrade request refused with an ordinary reply: the client may still send frames.
+    const bool close = response.close || !keep_alive_ || upgrade_;
     res_.keep_alive(!close);
     // RFC 9110 8.6: no Content-Length on 1xx and 204 (preflight replies are 204).
     if (response.status >= 200 && response.status != 204) res_.prepare_payload();
@@ -147,11 +156,121 @@ class Session {
                       beast::bind_front_handler(&Session::OnWrite, derived().shared_from_this(), close));
   }
 
+  // Writes the next queued part of a streamed reply (posted by the writer's Channel).
+  void StreamPump() {
+    if (stream_done_ || ending_) return;
+    if (writing_) {
+      if (channel_->dropped()) AbortStream();  // fell behind: not waiting for the stuck write
+      return;
+    }
+    Channel::Step step = channel_->Next();
+    switch (step.action) {
+      case Channel::Step::Action::kIdle:
+        return;
+      case Channel::Step::Action::kDrop:
+        return AbortStream();
+      case Channel::Step::Action::kEnd: {
+        // End(): all is written. The read that watches for the client leaving is cancelled
+        // first (a TLS shutdown must not run beside it); its handler closes.
+        ending_ = true;
+        if (!reading_) return CloseStream();
+        beast::error_code ignored;
+        beast::get_lowest_layer(derived().stream()).socket().cancel(ignored);
+        return;
+      }
+      case Channel::Step::Action::kWrite:
+        writing_ = true;
+        out_ = std::move(step.data);
+        // Only the write is bounded (the watching read is pending): a client that does
+        // not read for idle_timeout is dropped.
+        beast::get_lowest_layer(derived().stream()).expires_after(state_->options.idle_timeout);
+        net::async_write(derived().stream(), net::buffer(out_),
+                         beast::bind_front_handler(&Session::OnStreamWrite, derived().shared_from_this()));
+        return;
+    }
+  }
+
  protected:
   void OnWrite(bool close, beast::error_code ec, std::size_t) {
     if (ec) return;
     if (close) return derived().DoEof();
     DoRead();
+  }
+
+  // ---- streamed replies (HttpResponse::stream) ----
+
+  void StartStream(HttpResponse response) {
+    channel_ = Channel::Create(Channel::Kind::kStream, *state_);
+    head_ = {};
+    head_.version(11);
+    head_.result(static_cast<unsigned>(response.status));
+    for (auto& [name, value] : response.headers) head_.set(name, value);
+    head_.keep_alive(false);  // the body ends when the connection does: no length, no chunks
+    beast::get_lowest_layer(derived().stream()).expires_after(state_->options.idle_timeout);
+    http::async_write(derived().stream(), head_,
+                      [self = derived().shared_from_this(), start = std::move(response.stream)](
+                          beast::error_code ec, std::size_t) mutable { self->OnStreamHead(std::move(start), ec); });
+  }
+
+  void OnStreamHead(std::function<void(std::shared_ptr<StreamWriter>)> start, beast::error_code ec) {
+    if (ec) {
+      AbortStream();  // the handler still gets its writer: closed, its OnClose runs at once
+    } else {
+      // An idle stream lives until the client leaves; each body write sets its own deadline.
+      beast::get_lowest_layer(derived().stream()).expires_never();
+      channel_->Open([executor = derived().stream().get_executor(), weak = derived().weak_from_this()] {
+        net::post(executor, [weak] {
+          if (auto self = weak.lock()) self->StreamPump();
+        });
+      });
+      WatchStream();
+    }
+    try {
+      start(std::make_shared<http_internal::ChannelStreamWriter>(channel_));
+    } catch (...) {
+      channel_->End();
+    }
+    StreamPump();
+  }
+
+  // A streamed reply is never read from, but a pending read is how the server learns that
+  // the client left (EOF or reset) while nothing is being written.
+  void WatchStream() {
+    reading_ = true;
+    derived().stream().async_read_some(
+        net::buffer(scratch_), beast::bind_front_handler(&Session::OnStreamRead, derived().shared_from_this()));
+  }
+
+  void OnStreamRead(beast::error_code ec, std::size_t) {
+    reading_ = false;
+    if (stream_done_) return;
+    if (ending_) return CloseStream();
+    if (ec) return AbortStream();
+    WatchStream();  // the client sent something: ignored
+  }
+
+  void OnStreamWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    channel_->Written();
+    // Counted even when the watching read (failed by the same close) got here first.
+    if (ec == beast::error::timeout) ++state_->counters->slow_clients_dropped;
+    if (stream_done_) return;
+    if (ec) return AbortStream();
+    StreamPump();
+  }
+
+  // After End(): everything is written; close as an HTTP body without length ends.
+  void CloseStream() {
+    if (stream_done_) return;
+    stream_done_ = true;
+    derived().ShutdownStream([self = derived().shared_from_this()] { self->channel_->Finish(); });
+  }
+
+  void AbortStream() {
+    if (stream_done_) return;
+    stream_done_ = true;
+    beast::get_lowest_layer(derived().stream()).close();
+    channel_->Finish();
   }
 
   HttpRequest Convert(http::request<http::string_body>& message, bool with_body) {
@@ -164,6 +283,8 @@ class Session {
     for (const auto& field : message) r.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
     if (with_body) r.body = std::move(message.body());
     r.peer = peer_;
+    r.websocket_upgrade = upgrade_;
+    r.tls = Derived::kTls;
     return r;
   }
 
@@ -173,11 +294,23 @@ class Session {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;   // alive until its write completes
   bool keep_alive_ = true;
+  bool upgrade_ = false;                     // the request being answered asks for a WebSocket
   bool linger_ = false;                      // the server refused a request: drain before closing
+  // A streamed reply: its head, its channel, the write under way.
+  http::response<http::empty_body> head_;
+  std::shared_ptr<Channel> channel_;
+  std::string out_;
+  std::array<char, 512> scratch_;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool ending_ = false;                      // End() reached: closing once the read is cancelled
+  bool stream_done_ = false;
 };
 
 class PlainSession : public Session<PlainSession>, public std::enable_shared_from_this<PlainSession> {
  public:
+  static constexpr bool kTls = false;
+
   PlainSession(tcp::socket&& socket, std::shared_ptr<ServerState> state, std::string peer)
       : Session(std::move(state), std::move(peer)), stream_(std::move(socket)) {}
 
@@ -199,6 +332,19 @@ class PlainSession : public Session<PlainSession>, public std::enable_shared_fro
     Drain();
   }
 
+  template <class Done>
+  void ShutdownStream(Done done) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+    done();
+  }
+
+  void HandOver(http::request<http::string_body> request, std::shared_ptr<WebSocketAccept> accept) {
+    std::make_shared<WebSocketSession<beast::tcp_stream>>(std::move(stream_), state_, std::move(accept))
+        ->Run(std::move(request));
+  }
+
  private:
   void Drain() {
     stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -212,6 +358,8 @@ class PlainSession : public Session<PlainSession>, public std::enable_shared_fro
 
 class TlsSession : public Session<TlsSession>, public std::enable_shared_from_this<TlsSession> {
  public:
+  static constexpr bool kTls = true;
+
   TlsSession(tcp::socket&& socket, ssl::context& context, std::shared_ptr<ServerState> state, std::string peer)
       : Session(std::move(state), std::move(peer)), stream_(std::move(socket), context) {}
 
@@ -224,6 +372,23 @@ class TlsSession : public Session<TlsSession>, public std::enable_shared_from_th
   void DoEof() {
     beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+
+  // close_notify first, so the client can tell the end of the body from a cut connection.
+  template <class Done>
+  void ShutdownStream(Done done) {
+    beast::get_lowest_layer(stream_).expires_after(
+        std::min<std::chrono::milliseconds>(state_->options.idle_timeout, std::chrono::seconds(2)));
+    stream_.async_shutdown([self = shared_from_this(), done = std::move(done)](beast::error_code) mutable {
+      beast::get_lowest_layer(self->stream_).close();
+      done();
+    });
+  }
+
+  void HandOver(http::request<http::string_body> request, std::shared_ptr<WebSocketAccept> accept) {
+    std::make_shared<WebSocketSession<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream_), state_,
+                                                                             std::move(accept))
+        ->Run(std::move(request));
   }
 
  private:
@@ -392,6 +557,10 @@ void HttpServer::Stop() {
   // No thread runs the context now; the listening socket goes at once so clients see a
   // refused connection, not a silent backlog. Connections go with the context.
   impl_->listener->Close();
+  // Open streams and WebSockets are closed for their handlers here, while the context
+  // still exists: their OnClose / on_close run now, on this thread, and every writer
+  // the handlers keep is detached from the context (http_channel.h).
+  impl_->state->channels->FinishAll();
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }

@@ -20,8 +20,25 @@
 //
 // TLS (http.tls): every connection is TLS 1.2+, the handshake bounded by idle_timeout.
 //
-// Later slices hook in here: an Upgrade: websocket request and a Server-Sent Events
-// reply need the connection's stream handed over instead of one HttpResponse written.
+// Replies that outlive one write (http_message.h), counted in ServerCounters:
+//   - HttpResponse::stream: status and headers (Connection: close, no length), then the
+//     handler's StreamWriter queues the body. The connection keeps a read pending to learn
+//     that the client left. Each body write must finish within idle_timeout and at most
+//     max_stream_backlog bytes may wait: past either the client is dropped
+//     (slow_clients_dropped) — a follower that cannot keep up is never waited for.
+//   - HttpResponse::websocket on an upgrade request: the connection becomes a WebSocket
+//     (http_websocket.h): the subprotocol echoed, text messages to on_message, binary →
+//     close 1003, messages up to max_body (else 1009), a ping after websocket_ping of
+//     silence and closed when the peer stays silent idle_timeout after it, Send queued
+//     with the same backlog limit (→ close 1008), writes bounded by idle_timeout.
+//     An upgrade request answered without `websocket` gets that reply, then is closed.
+//     on_close runs once even when the handshake fails (then on_open never ran).
+// Handlers may keep their StreamWriter / WebSocketPeer as long as they like, from any
+// thread: those hold no connection and no executor (http_channel.h). Stop() finishes
+// every open stream and WebSocket: their OnClose / on_close run on the thread calling
+// Stop(), after the server's threads are joined, and from then on Write/Send return
+// false. Their sockets, like every connection's, close without a closing handshake when
+// the server (its io_context) is destroyed.
 #pragma once
 
 #include <chrono>
@@ -48,6 +65,11 @@ struct ServerOptions {
   int max_connections = 1024;
   std::chrono::milliseconds idle_timeout{30000};
   int threads = 2;
+  // Streams and WebSockets: bytes queued for one slow client before it is dropped, and
+  // how often an idle WebSocket is pinged (a peer that does not answer within
+  // idle_timeout is closed).
+  uint64_t max_stream_backlog = 4ull << 20;
+  std::chrono::milliseconds websocket_ping{15000};
   // Where the server counts connections and limit hits (read by /metrics); null: its own.
   std::shared_ptr<ServerCounters> counters;
 };
@@ -71,7 +93,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Stops accepting, stops the threads and closes every connection. Replies still owed
-  // are dropped (their Respond posts to a stopped context, which discards them).
+  // are dropped (their Respond posts to a stopped context, which discards them). Open
+  // streams' and WebSockets' close callbacks run here, on this thread (see above).
   void Stop();
 
   uint16_t port() const;                     // the bound port (useful with port 0)

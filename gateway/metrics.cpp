@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "gateway/metrics_internal.h"
 #include "runtime/exec/run_queue.h"
 #include "runtime/stats/worker_stats.h"
 
@@ -22,25 +23,7 @@ namespace ami::gateway {
 
 namespace {
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void AddSample(MetricFamily& family, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (family.type == MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
-  family.metric.push_back(std::move(m));
-}
+using namespace metrics_impl;
 
 // "waiting: another node holds the lease" -> "waiting": the status text after a colon is
 // prose, which must not become label values.
@@ -70,10 +53,26 @@ class WorkerCollector : public prometheus::Collectable {
                               "Errors in a row since the worker's last successful call (its error budget).",
                               MetricType::Gauge);
     auto by_status = Family("ami_workers", "Workers with stats on this node, by status.", MetricType::Gauge);
+    auto run_seconds = Family("ami_worker_run_duration_seconds",
+                              "Wall time of each completed script call (loop iteration or single run), from its "
+                              "start to its promise settling, awaits included.",
+                              MetricType::Histogram);
+    auto heap_used = Family("ami_worker_heap_used_bytes", "V8 heap in use by the worker's isolate (sampled at most "
+                            "once a second; running workers only).", MetricType::Gauge);
+    auto heap_total = Family("ami_worker_heap_total_bytes", "V8 heap the worker's isolate has reserved.",
+                             MetricType::Gauge);
+    auto heap_limit = Family("ami_worker_heap_limit_bytes", "The worker's isolate heap limit (limits.heap).",
+                             MetricType::Gauge);
     std::map<std::string, int> status_counts = {{"running", 0}, {"stopped", 0}};
     for (const WorkerStats& s : stats_->Snapshot()) {
       const ClientMetric::Label sid{"sid", s.sid};
       AddSample(executions, static_cast<double>(s.executions), {sid});
+      AddHistogram(run_seconds, s.run_seconds, {sid});
+      if (s.is_running && s.heap_total_bytes > 0) {
+        AddSample(heap_used, static_cast<double>(s.heap_used_bytes), {sid});
+        AddSample(heap_total, static_cast<double>(s.heap_total_bytes), {sid});
+        AddSample(heap_limit, static_cast<double>(s.heap_limit_bytes), {sid});
+      }
       AddSample(errors, static_cast<double>(s.network_errors), {{"class", "network"}, sid});
       AddSample(errors, static_cast<double>(s.critical_errors), {{"class", "critical"}, sid});
       AddSample(running, s.is_running ? 1 : 0, {sid});
@@ -81,8 +80,9 @@ class WorkerCollector : public prometheus::Collectable {
       ++status_counts[StatusClass(s.status)];
     }
     for (const auto& [status, count] : status_counts) AddSample(by_status, count, {{"status", status}});
-    return {std::move(executions), std::move(errors), std::move(running), std::move(consecutive),
-            std::move(by_status)};
+    return {std::move(executions), std::move(errors),     std::move(running),   std::move(consecutive),
+            std::move(by_status),  std::move(run_seconds), std::move(heap_used), std::move(heap_total),
+            std::move(heap_limit)};
   }
 
  private:
@@ -111,7 +111,14 @@ class RunQueueCollector : public prometheus::Collectable {
                        "Queued grants served before higher priorities because they waited longer than max_wait.",
                        MetricType::Counter);
     AddSample(aged, static_cast<double>(c.aged));
-    return {std::move(slots), std::move(in_use), std::move(waiting), std::move(grants), std::move(aged)};
+    auto wait = Family("ami_run_queue_wait_seconds",
+                       "How long script entries waited for a run slot, by the worker's priority (immediate grants "
+                       "count as 0).",
+                       MetricType::Histogram);
+    const auto waits = queue_->wait_seconds();
+    for (size_t p = 0; p < waits.size(); ++p)
+      AddHistogram(wait, waits[p], {{"priority", ToString(static_cast<Priority>(p))}});
+    return {std::move(slots), std::move(in_use), std::move(waiting), std::move(grants), std::move(aged), std::move(wait)};
   }
 
  private:
@@ -139,7 +146,15 @@ class ServerCollector : public prometheus::Collectable {
     AddSample(dropped, static_cast<double>(c_->header_too_large.load()), {{"reason", "header_too_large"}});
     AddSample(dropped, static_cast<double>(c_->bad_requests.load()), {{"reason", "bad_request"}});
     AddSample(dropped, static_cast<double>(c_->tls_failures.load()), {{"reason", "tls_handshake"}});
-    return {std::move(open), std::move(accepted), std::move(rejected), std::move(dropped)};
+    AddSample(dropped, static_cast<double>(c_->slow_clients_dropped.load()), {{"reason", "slow_client"}});
+    AddSample(dropped, static_cast<double>(c_->websocket_dead_peers.load()), {{"reason", "websocket_dead_peer"}});
+    auto streams = Family("ami_http_streams_open", "Open streamed replies (Server-Sent Events: live logs).",
+                          MetricType::Gauge);
+    AddSample(streams, static_cast<double>(c_->streams_open.load()));
+    auto websockets = Family("ami_http_websockets_open", "Open WebSocket connections.", MetricType::Gauge);
+    AddSample(websockets, static_cast<double>(c_->websockets_open.load()));
+    return {std::move(open), std::move(accepted), std::move(rejected), std::move(dropped), std::move(streams),
+            std::move(websockets)};
   }
 
  private:
@@ -226,6 +241,8 @@ Metrics::Metrics(MetricsSources sources) : impl_(std::make_unique<Impl>()) {
   if (sources.server) impl_->collectors.push_back(std::make_shared<ServerCollector>(sources.server));
   if (sources.stats) impl_->collectors.push_back(std::make_shared<WorkerCollector>(sources.stats));
   if (sources.run_queue) impl_->collectors.push_back(std::make_shared<RunQueueCollector>(sources.run_queue));
+  for (auto& collector : MakeOpCollectors(sources.kv, sources.exchanges, sources.cluster))
+    impl_->collectors.push_back(std::move(collector));
 }
 
 Metrics::~Metrics() = default;
@@ -240,7 +257,10 @@ std::string Metrics::Render() const {
   std::vector<MetricFamily> families;
   for (const auto& collector : impl_->collectors) {
     auto collected = collector->Collect();
-    for (auto& family : collected) families.push_back(std::move(family));
+    // A family without series (no peers, no leader workers, no request yet) is left out:
+    // a HELP and TYPE without samples says nothing.
+    for (auto& family : collected)
+      if (!family.metric.empty()) families.push_back(std::move(family));
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);

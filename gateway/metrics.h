@@ -8,7 +8,12 @@
 // What the node already counts (StatsRegistry, RunQueue, the server's connection
 // counters) is read at scrape time by custom collectables instead of being mirrored into
 // prometheus counters on every change: nothing is added to the workers' hot path, and the
-// values cannot drift from what the admin API reports. Names start with `ami_`; the only
+// values cannot drift from what the admin API reports. New measurements on hot paths
+// (run durations, queue waits, KV operations, exchange calls) are fixed-bucket
+// histograms and atomics kept where they happen (runtime/stats/histogram.h,
+// op_metrics.h); values that live inside the cluster actor reach the scrape through
+// cluster::ClusterGauges, which it updates. A scrape never sends an actor a message and
+// never touches the store. Names start with `ami_`; the only
 // per-worker label is `sid` (never a script-chosen value), so cardinality stays bounded
 // by the number of workers.
 #pragma once
@@ -18,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -28,6 +34,11 @@ class Counter;
 namespace ami {
 class StatsRegistry;
 class RunQueue;
+class KvMetrics;
+class ExchangeCallMetrics;
+namespace cluster {
+class ClusterGauges;
+}
 }  // namespace ami
 
 namespace ami::gateway {
@@ -42,6 +53,12 @@ struct ServerCounters {
   std::atomic<uint64_t> header_too_large{0};   // answered 431
   std::atomic<uint64_t> bad_requests{0};       // not HTTP/1.x: answered 400
   std::atomic<uint64_t> tls_failures{0};       // TLS handshake failed or timed out
+  // Streamed replies (SSE) and WebSockets (both also count in open_connections).
+  std::atomic<int64_t> streams_open{0};
+  std::atomic<int64_t> websockets_open{0};
+  std::atomic<uint64_t> slow_clients_dropped{0};  // a stream/WebSocket client that fell behind
+                                                   // max_stream_backlog or did not read for idle_timeout
+  std::atomic<uint64_t> websocket_dead_peers{0};  // did not answer a ping within idle_timeout
 };
 
 struct MetricsSources {
@@ -50,6 +67,9 @@ struct MetricsSources {
   std::shared_ptr<const ServerCounters> server;
   std::string node_id;
   std::string version;
+  std::shared_ptr<const KvMetrics> kv;         // may be null
+  std::vector<std::shared_ptr<const ExchangeCallMetrics>> exchanges;  // one per available exchange
+  std::shared_ptr<const cluster::ClusterGauges> cluster;  // may be null
 };
 
 class Metrics {

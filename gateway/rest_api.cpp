@@ -1,4 +1,5 @@
 #include "gateway/rest_api.h"
+
 #include "runtime/base/json_depth.h"
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include <charconv>
 #include <optional>
 
+#include "gateway/access.h"
 #include "gateway/admin_bridge.h"
 
 namespace ami::gateway {
@@ -123,7 +125,7 @@ const std::vector<Spec>& Specs() {
          Sid(in, args);
          return QueryBool(in, "cluster", args);
        }},
-      // A later slice answers ?follow=1 here with Server-Sent Events.
+      // With ?follow=… AddRestRoutes hands the request to the log streams instead.
       {"GET", "/api/v1/workers/{sid}/logs", "logs.tail", {"lines", "cursor"}, BodyUse::kNone, IfMatchUse::kRefused,
        200, false, false,
        [](const Input& in, json* args) {
@@ -188,19 +190,6 @@ const std::vector<Spec>& Specs() {
 }
 
 // ---- translation
-
-std::optional<std::string> BearerToken(const HttpRequest& request) {
-  std::string_view value = request.Header("authorization");
-  constexpr std::string_view kScheme = "bearer ";
-  if (value.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
-  value.remove_prefix(kScheme.size());
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  if (value.empty()) return std::nullopt;
-  return std::string(value);
-}
 
 HttpResponse Unauthorized(std::string_view message) {
   HttpResponse r = ErrorResponse(401, "unauthorized", message);
@@ -325,10 +314,15 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
   return r;
 }
 
-void AddRestRoutes(Router& router, AdminBridge& bridge) {
+void AddRestRoutes(Router& router, AdminBridge& bridge, RouteHandler follow_logs) {
   for (const Spec& spec : Specs()) {
     router.Add(spec.method, spec.pattern,
-               [&spec, &bridge](const HttpRequest& request, const PathParams& params, Respond respond) {
+               [&spec, &bridge, follow_logs](const HttpRequest& request, const PathParams& params, Respond respond) {
+                 std::map<std::string, std::string> query;
+                 std::string bad;
+                 if (follow_logs && std::string_view(spec.op) == "logs.tail" &&
+                     ParseQuery(request.query, &query, &bad) && query.count("follow"))
+                   return follow_logs(request, params, std::move(respond));
                  Handle(spec, bridge, request, params, std::move(respond));
                });
   }

@@ -24,8 +24,9 @@ namespace ami::gateway {
 class AdminBridge;
 
 // Adds every /api/v1 route that maps to an admin operation. `bridge` must outlive the
-// router's use.
-void AddRestRoutes(Router& router, AdminBridge& bridge);
+// router's use. `follow_logs` (optional) answers GET /api/v1/workers/{sid}/logs when its
+// query has `follow` (a Server-Sent Events stream, gateway/log_stream.h).
+void AddRestRoutes(Router& router, AdminBridge& bridge, RouteHandler follow_logs = nullptr);
 
 // HTTP status for an admin error code (docs/http-api.md "Status codes"):
 // invalid 400, unauthorized 401, not_found 404, conflict 409 (412 when `if_match` was

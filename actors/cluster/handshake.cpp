@@ -288,6 +288,16 @@ void ClusterState::UpdatePeers() {
     }
   }
   leases->SetPeers(live);
+  if (ctx.gauges) {
+    std::vector<cluster::PeerGauge> gauges;
+    for (const auto& p : peers) {
+      cluster::PeerGauge g{p.address, p.node, StateOf(p, now), std::nullopt};
+      if (auto c = cursors.find(p.node); !p.node.empty() && c != cursors.end() && c->second.loaded)
+        g.lag_versionstamps = c->second.remote_last > c->second.cursor ? c->second.remote_last - c->second.cursor : 0;
+      gauges.push_back(std::move(g));
+    }
+    ctx.gauges->SetPeers(std::move(gauges));
+  }
   if (ctx.members) {
     json members = json::array();
     members.push_back({{"id", self_id}, {"address", cluster() ? json(cluster()->listen) : json(nullptr)}, {"state", "self"}});

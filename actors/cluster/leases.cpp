@@ -33,6 +33,7 @@ void ClusterState::OnLeaseEvent(const cluster::LeaseEvent& ev) {
   grant.expires_at_ms = now_wall + (ToSteady(ev.lease_end_ms) - now_steady);
   grant.valid_until = Clock::time_point(std::chrono::milliseconds(ToSteady(ev.valid_until_ms)));
   if (node) self->send(node, lease_changed_atom_v, ev.sid, ev.held, grant);
+  if (ctx.gauges) ctx.gauges->LeaseChanged(ev.sid, ev.held, ev.term);
   if (ev.held) {
     if (!acquired_at.count(ev.sid)) acquired_at[ev.sid] = now_wall;
     WriteLeaderRecord(ev.sid, ev.term, grant.expires_at_ms, false);
@@ -77,8 +78,10 @@ void ClusterState::OnWant(const std::string& sid, bool want) {
     leases->SetWanted(sid, false, 0, LeaseNow());
     FlushLeases();
     resigning.erase(sid);  // no event came: nothing was held
+    if (ctx.gauges) ctx.gauges->DropLease(sid);
     return;
   }
+  if (ctx.gauges) ctx.gauges->WantLease(sid);
   // Start above the highest term the cluster has recorded for this worker.
   kv::Request get;
   get.op = kv::Request::Op::kGet;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <iostream>
 #include <utility>
 
@@ -45,14 +46,18 @@ ami::Result<ami::Config> LoadAndCheck(const std::string& file) {
   return config;
 }
 
-// Thousands of workers each keep a log file open; the default soft limit of 1024
-// descriptors is too low for that.
-void RaiseFileLimit() {
+// Thousands of workers each keep a log file open, and the HTTP gateway may hold
+// http.max_connections sockets; the default soft limit of 1024 descriptors is too low for
+// that. Returns the soft limit now in force (0 if unknown).
+uint64_t RaiseFileLimit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
   }
+  return static_cast<uint64_t>(lim.rlim_cur);
 }
 
 int RunNode(ami::Config config, const sigset_t& signals) {
@@ -64,8 +69,9 @@ int RunNode(ami::Config config, const sigset_t& signals) {
     std::cerr << "amid: " << log_status.message() << "\n";
     return 1;
   }
-  RaiseFileLimit();
+  const uint64_t file_limit = RaiseFileLimit();
   spdlog::info("amid starting: node {} data {}", config.node.id, config.node.data_dir.string());
+  spdlog::info("open file limit (RLIMIT_NOFILE): {}", file_limit);
   for (const auto& warning : ami::FilePermissionWarnings(config)) spdlog::warn("{}", warning);
   // Without plugins.dirs the node uses the plugins built or installed beside this
   // executable. That is decided here rather than in LoadConfig: where the running binary

@@ -106,7 +106,8 @@ std::optional<HttpSection> ReadHttpSection(Context& ctx, const ValueReader& valu
   if (!value.present()) return std::nullopt;
   MapReader m(ctx, value,
               {"listen", "tls", "cors_origins", "sessions", "wallets", "max_body", "max_header", "max_connections",
-               "idle_timeout"});
+               "idle_timeout", "sonar_interval",
+               "web_root"});
   if (!m.valid()) return std::nullopt;
   HttpSection h;
   ReadListen(m, &h);
@@ -123,6 +124,9 @@ std::optional<HttpSection> ReadHttpSection(Context& ctx, const ValueReader& valu
   }
   m.Field("max_connections").Int(&h.max_connections, 1, 1000000);
   m.Field("idle_timeout").Duration(&h.idle_timeout, 100ms);
+  m.Field("sonar_interval").Duration(&h.sonar_interval, 100ms);
+  // Not checked for existence: the node may start before the web app is built.
+  if (std::string root; m.Field("web_root").String(&root)) h.web_root = Resolve(base_dir, root);
   return h;
 }
 

@@ -46,6 +46,12 @@ struct HttpSection {
   uint64_t max_header = 16ull << 10;
   int max_connections = 1024;
   std::chrono::milliseconds idle_timeout{30000};
+  // The WebSocket's "sonar" heartbeat period (docs/webfix.md "WebSocket"); sessions of
+  // open sockets are checked again at the same pace.
+  std::chrono::milliseconds sonar_interval{10000};
+  // Where the web editor's built files are (docs/editor.md); empty = the build tree's
+  // web/dist (gateway/static_files.h, AMI_WEB_ROOT). Relative to the config file.
+  std::filesystem::path web_root;
 };
 
 namespace config_internal {

@@ -4,6 +4,10 @@ namespace ami {
 
 RunQueue::Slot::~Slot() { queue_->Release(); }
 
+RunQueue::RunQueue(Options options) : options_(options) {
+  for (auto& h : waits_) h = Histogram(kQueueWaitSecondsBounds);
+}
+
 std::shared_ptr<RunQueue> RunQueue::Create(Options options) {
   if (options.slots < 1) options.slots = 1;
   return std::shared_ptr<RunQueue>(new RunQueue(options));
@@ -16,9 +20,10 @@ RunQueue::SlotPtr RunQueue::Acquire(Priority priority, Grant grant) {
   if (in_use_ < options_.slots && !anyone_waiting) {
     ++in_use_;
     ++counters_.immediate;
+    waits_[static_cast<size_t>(priority)].Observe(0);
     return SlotPtr(new Slot(shared_from_this()));
   }
-  waiting_[QueueIndex(priority)].push_back(Waiter{std::move(grant), std::chrono::steady_clock::now()});
+  waiting_[QueueIndex(priority)].push_back(Waiter{std::move(grant), std::chrono::steady_clock::now(), priority});
   return nullptr;
 }
 
@@ -38,6 +43,7 @@ RunQueue::Waiter RunQueue::PopNext() {
   }
   Waiter w = std::move(pick->front());
   pick->pop_front();
+  waits_[static_cast<size_t>(w.priority)].Observe(std::chrono::duration<double>(now - w.since).count());
   return w;
 }
 
@@ -65,6 +71,11 @@ RunQueue::Counters RunQueue::counters() const {
   c.waiting = 0;
   for (const auto& q : waiting_) c.waiting += q.size();
   return c;
+}
+
+std::array<Histogram, 4> RunQueue::wait_seconds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waits_;
 }
 
 }  // namespace ami

@@ -26,6 +26,7 @@
 #include <mutex>
 
 #include "runtime/model/worker_record.h"
+#include "runtime/stats/histogram.h"
 
 namespace ami {
 
@@ -68,12 +69,16 @@ class RunQueue : public std::enable_shared_from_this<RunQueue> {
   };
   Counters counters() const;
   int slots() const { return options_.slots; }
+  // How long grants waited, per priority (index = Priority): immediate grants count as
+  // 0 s. For /metrics; a copy.
+  std::array<Histogram, 4> wait_seconds() const;
 
  private:
-  explicit RunQueue(Options options) : options_(options) {}
+  explicit RunQueue(Options options);
   struct Waiter {
     Grant grant;
     std::chrono::steady_clock::time_point since;
+    Priority priority = Priority::kNormal;  // its own, even when all share one FIFO
   };
   void Release();
   // Pops the next waiter to serve; requires mu_ held and a non-empty queue.
@@ -85,6 +90,7 @@ class RunQueue : public std::enable_shared_from_this<RunQueue> {
   int in_use_ = 0;                          // guarded by mu_
   std::array<std::deque<Waiter>, 4> waiting_;  // guarded by mu_, index = priority
   Counters counters_;                       // guarded by mu_
+  std::array<Histogram, 4> waits_;          // guarded by mu_, index = priority
 };
 
 }  // namespace ami

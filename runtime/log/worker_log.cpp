@@ -173,7 +173,8 @@ std::string EscapeLogMessage(std::string_view message) {
 Result<std::shared_ptr<WorkerLog>> WorkerLog::Open(const std::string& sid,
                                                    const std::filesystem::path& dir,
                                                    const LogSection& settings,
-                                                   uint64_t max_line) {
+                                                   uint64_t max_line,
+                                                   std::shared_ptr<LogFeed> feed) {
   if (!IsSafeFileStem(sid))
     return Status::InvalidArgument("worker log: \"" + sid + "\" can't be used as a file name");
   if (settings.worker_file_bytes == 0)
@@ -185,7 +186,8 @@ Result<std::shared_ptr<WorkerLog>> WorkerLog::Open(const std::string& sid,
   std::shared_ptr<WorkerLog> log(new WorkerLog());
   log->sid_ = sid;
   log->file_ = dir / (sid + ".log");
-  log->ring_capacity_ = static_cast<size_t>(std::max(0, settings.ring_lines));
+  log->feed_ = std::move(feed);
+  log->ring_capacity_ = log->feed_ ? 0 : static_cast<size_t>(std::max(0, settings.ring_lines));
   log->max_line_ = max_line;
   const size_t backups = static_cast<size_t>(std::max(1, settings.worker_files) - 1);
   try {
@@ -223,7 +225,7 @@ void WorkerLog::Write(LogLevel level, std::string_view message) {
   const auto spd_level = SpdLevel(level);
   uint64_t dropped_before = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);   // ring and file get the same order
+    std::lock_guard<std::mutex> lock(mu_);   // ring, feed and file get the same order
     if (QueueFull()) {
       ++dropped_;
       ++dropped_unreported_;
@@ -236,10 +238,13 @@ void WorkerLog::Write(LogLevel level, std::string_view message) {
                            " log lines dropped (the log queue was full)";
       dropped_unreported_ = 0;
       file_logger_->log(spdlog::level::warn, View(notice));
+      if (feed_) feed_->Publish(sid_, notice);
       if (ring_capacity_ > 0) ring_.push_back(std::move(notice));
     }
     std::string line = stamp + ToString(level) + "] " + text;
     file_logger_->log(spd_level, View(line));
+    // The feed's sinks only queue the line (log_feed.h), so this stays short.
+    if (feed_) feed_->Publish(sid_, line);
     if (ring_capacity_ > 0) {
       ring_.push_back(std::move(line));
       while (ring_.size() > ring_capacity_) ring_.pop_front();
@@ -262,6 +267,7 @@ uint64_t WorkerLog::dropped() const {
 }
 
 std::vector<std::string> WorkerLog::Recent(size_t max_lines) const {
+  if (feed_) return feed_->Recent(sid_, max_lines);
   std::lock_guard<std::mutex> lock(mu_);
   const size_t n = std::min(max_lines, ring_.size());
   return std::vector<std::string>(ring_.end() - static_cast<std::ptrdiff_t>(n), ring_.end());

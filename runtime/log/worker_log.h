@@ -2,7 +2,9 @@
 // the worker.
 //
 // Each line "[2026-11-29T02:05:30.123Z] [INFO] message" goes to
-//   - a ring of the most recent lines, for the admin shell and UI (Recent()),
+//   - a ring of the most recent lines, for the admin shell and UI (Recent()) — with a
+//     LogFeed, the feed's ring of that sid (one copy in memory, and it outlives this log),
+//   - the LogFeed given to Open, if any, for live followers (runtime/log/log_feed.h),
 //   - <dir>/<sid>.log, rotated at LogSection::worker_file_bytes into .log.1 … .log.4,
 //   - the node log, prefixed with the worker's sid.
 // File writes happen on spdlog's background thread, never on the caller's (an actor's
@@ -39,6 +41,7 @@
 
 #include "runtime/base/status.h"
 #include "runtime/config/config.h"
+#include "runtime/log/log_feed.h"
 #include "runtime/log/log_level.h"
 
 namespace spdlog { class logger; }
@@ -53,10 +56,13 @@ class WorkerLog {
   // name or worker_file_bytes 0; IOError when the directory or file can't be made.
   // Its file stays open until the WorkerLog is destroyed and its queued lines are written.
   // `max_line` (limits.max_log_line) caps one message in bytes, before escaping.
+  // `feed` (optional): every line written is published to it under `sid`, in file order;
+  // then Recent() reads the feed's ring and settings.ring_lines is not used here.
   static Result<std::shared_ptr<WorkerLog>> Open(const std::string& sid,
                                                  const std::filesystem::path& dir,
                                                  const LogSection& settings,
-                                                 uint64_t max_line = 16ull << 10);
+                                                 uint64_t max_line = 16ull << 10,
+                                                 std::shared_ptr<LogFeed> feed = nullptr);
   ~WorkerLog();
 
   // "[<IsoTime>] [LEVEL] message", with trailing newlines dropped, the message cut at
@@ -65,7 +71,8 @@ class WorkerLog {
   void Write(LogLevel level, std::string_view message);
   // Lines dropped because the log queue was full (since Open).
   uint64_t dropped() const;
-  // The last `max_lines` lines (oldest first), each without a trailing newline.
+  // The last `max_lines` lines (oldest first), each without a trailing newline. With a
+  // feed: the feed's lines of this sid (they include an earlier WorkerLog's of the sid).
   std::vector<std::string> Recent(size_t max_lines) const;
   // Pushes buffered lines to the file (tests and shutdown). Asynchronous: the request is
   // queued behind the lines already written and done by the background thread.
@@ -77,10 +84,11 @@ class WorkerLog {
   std::string sid_;
   std::filesystem::path file_;
   std::shared_ptr<spdlog::logger> file_logger_;
+  std::shared_ptr<LogFeed> feed_;  // null: the ring below is used
   size_t ring_capacity_ = 1000;
   uint64_t max_line_ = 16ull << 10;
   mutable std::mutex mu_;
-  std::deque<std::string> ring_;   // guarded by mu_
+  std::deque<std::string> ring_;   // guarded by mu_; only without a feed
   uint64_t dropped_ = 0;           // guarded by mu_
   uint64_t dropped_unreported_ = 0;  // guarded by mu_
 };

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "runtime/stats/histogram.h"
+
 namespace ami {
 
 enum class ErrorClass { kNetwork, kCritical };
@@ -31,6 +33,14 @@ struct WorkerStats {
   std::string script_hash;               // 8 hex digits
   bool is_running = false;
   std::string status = "stopped";        // running | backing-off | stopped | failed | finished
+  // For /metrics only (not in the compat JSON): wall time of each completed call, from
+  // its start to its promise settling (awaits included), counted with `executions`.
+  Histogram run_seconds{kRunSecondsBounds};
+  // The isolate's V8 heap, sampled by the worker at most once a second while it runs
+  // entries; 0 before the first sample. Stale once the worker stops (is_running false).
+  uint64_t heap_used_bytes = 0;
+  uint64_t heap_total_bytes = 0;
+  uint64_t heap_limit_bytes = 0;
 };
 
 // The compat JSON of one worker: sid, started, uptime, executions, errors, networkErrors,

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "actors/local_node.h"
+#include "runtime/base/clock.h"
 #include "tests/gateway/http_client.h"
 #include "tests/support/local_node_start.h"
 #include "tests/support/test_support.h"
@@ -50,15 +51,6 @@ test::Headers With(test::Headers headers, const test::Headers& more) {
 
 std::string Etag(const json& worker) { return "\"" + worker["versionstamp"].get<std::string>() + "\""; }
 
-// The value of the first sample line starting with `series` ("name{labels}"), or -1.
-double Sample(const std::string& metrics, const std::string& series) {
-  size_t at = 0;
-  while ((at = metrics.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || metrics[at - 1] == '\n') return std::stod(metrics.substr(at + series.size() + 1));
-    at += series.size();
-  }
-  return -1;
-}
 
 // "" when `value` fits `schema` (the OpenAPI 3.1 / JSON Schema subset the document uses:
 // $ref, oneOf, type (one or a list), enum, const, required, properties,
@@ -287,8 +279,8 @@ TEST_CASE("gateway node: /metrics passes promtool and its counters move with rea
   auto before = Must(Fetch(port, "GET", "/metrics"));
   REQUIRE(before.status == 200);
   CHECK(before.Header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
-  CHECK(Sample(before.body, "ami_node_info{node=\"s-0001\",version=\"" AMI_TEST_VERSION "\"}") == 1);
-  CHECK(Sample(before.body, "ami_run_queue_slots") == node->run_slots());
+  CHECK(test::MetricSample(before.body, "ami_node_info{node=\"s-0001\",version=\"" AMI_TEST_VERSION "\"}") == 1);
+  CHECK(test::MetricSample(before.body, "ami_run_queue_slots") == node->run_slots());
 
   const std::string sid = Body(Must(Fetch(port, "POST", "/api/v1/workers", kAuth,
                                           R"({"active":true,"script":"logger.info('work'); await Stels.sleep(10);"})")))["sid"];
@@ -298,14 +290,14 @@ TEST_CASE("gateway node: /metrics passes promtool and its counters move with rea
     auto reply = Fetch(port, "GET", "/metrics");
     if (!reply) return false;
     text = reply->body;
-    return Sample(text, series) >= 2;
+    return test::MetricSample(text, series) >= 2;
   }));
-  CHECK(Sample(text, "ami_worker_running{sid=\"" + sid + "\"}") == 1);
-  CHECK(Sample(text, "ami_worker_errors_total{class=\"critical\",sid=\"" + sid + "\"}") == 0);
-  CHECK(Sample(text, "ami_workers{status=\"running\"}") == 1);
-  CHECK(Sample(text, "ami_run_queue_grants_total{wait=\"immediate\"}") > 0);
-  CHECK(Sample(text, "ami_http_requests_total{code=\"201\",method=\"POST\",route=\"/api/v1/workers\"}") == 1);
-  CHECK(Sample(text, "ami_process_resident_memory_bytes") > 0);
+  CHECK(test::MetricSample(text, "ami_worker_running{sid=\"" + sid + "\"}") == 1);
+  CHECK(test::MetricSample(text, "ami_worker_errors_total{class=\"critical\",sid=\"" + sid + "\"}") == 0);
+  CHECK(test::MetricSample(text, "ami_workers{status=\"running\"}") == 1);
+  CHECK(test::MetricSample(text, "ami_run_queue_grants_total{wait=\"immediate\"}") > 0);
+  CHECK(test::MetricSample(text, "ami_http_requests_total{code=\"201\",method=\"POST\",route=\"/api/v1/workers\"}") == 1);
+  CHECK(test::MetricSample(text, "ami_process_resident_memory_bytes") > 0);
   // Raw paths never become labels.
   CHECK(text.find("route=\"/api/v1/workers/" + sid) == std::string::npos);
 
@@ -338,11 +330,11 @@ TEST_CASE("gateway node: hundreds of concurrent connections leave the node servi
   }
   CHECK(answered == kConnections);
   auto metrics = Must(Fetch(port, "GET", "/metrics")).body;
-  CHECK(Sample(metrics, "ami_http_connections_open") >= kConnections);
+  CHECK(test::MetricSample(metrics, "ami_http_connections_open") >= kConnections);
   connections.clear();
   CHECK(Eventually([&] {
     auto reply = Fetch(port, "GET", "/metrics");
-    return reply && Sample(reply->body, "ami_http_connections_open") == 1;  // just this one
+    return reply && test::MetricSample(reply->body, "ami_http_connections_open") == 1;  // just this one
   }));
   auto created = Must(Fetch(port, "POST", "/api/v1/workers", kAuth));
   CHECK(created.status == 201);
@@ -359,4 +351,60 @@ TEST_CASE("gateway node: without an admin: section the gateway uses the node's a
   auto info = Must(Fetch(node->http_port(), "GET", "/api/v1/node", {{"Authorization", "Bearer " + token}}));
   CHECK(info.status == 200);
   CHECK(Body(info)["node"] == "s-0001");
+}
+
+TEST_CASE("gateway node: the admin token buys a session for /ws and log streams, bound to that token", "[gateway]") {
+  TempDir dir;
+  auto node = test::StartLocalNode(NodeYaml(), dir.path());
+  uint16_t port = node->http_port();
+
+  CHECK(Must(Fetch(port, "POST", "/api/v1/session")).status == 401);
+  CHECK(Must(Fetch(port, "POST", "/api/v1/session", {{"Authorization", "Bearer not-the-token-at-all"}})).status == 401);
+  auto created = Must(Fetch(port, "POST", "/api/v1/session", kAuth));
+  REQUIRE(created.status == 201);
+  const json answer = Body(created);
+  const std::string session = answer["session"];
+  CHECK(std::regex_match(session, std::regex("[0-9a-f]{64}")));
+  CHECK(answer["expires_at"].get<int64_t>() > WallMillis());
+  CHECK(created.Header("Cache-Control") == "no-store");
+
+  // The WebSocket, where a browser cannot send Authorization.
+  {
+    test::WebSocketClient socket(port);
+    REQUIRE(socket.Connect("/ws?session=" + session, {"webfix"}));
+    CHECK(socket.subprotocol() == "webfix");
+    test::WebSocketClient forged(port);
+    CHECK_FALSE(forged.Connect("/ws?session=" + std::string(64, 'a'), {"webfix"}));
+    CHECK(forged.refused_status() == 401);
+  }
+  // A log stream with the session in the STELS header.
+  const std::string sid = Body(Must(Fetch(port, "POST", "/api/v1/workers", kAuth, "{}")))["sid"];
+  {
+    test::SseStream stream(port);
+    auto opened = stream.Open("/api/worker/logs/stream?sid=" + sid + "&follow=false", {{"stels-session", session}});
+    REQUIRE(opened.has_value());
+    CHECK(opened->status == 200);
+    auto first = stream.NextEvent(std::chrono::seconds(20));
+    REQUIRE(first.has_value());
+    CHECK(json::parse(*first)["type"] == "connected");
+  }
+
+  // Sessions survive a restart with the same token, not with another one.
+  REQUIRE(node->Shutdown(std::chrono::seconds(30)).ok());
+  node.reset();
+  node = test::StartLocalNode(NodeYaml(), dir.path());
+  port = node->http_port();
+  {
+    test::WebSocketClient socket(port);
+    CHECK(socket.Connect("/ws?session=" + session, {"webfix"}));
+  }
+  REQUIRE(node->Shutdown(std::chrono::seconds(30)).ok());
+  node.reset();
+  std::string other_token_yaml = NodeYaml();
+  other_token_yaml.replace(other_token_yaml.find(kToken), kToken.size(), "another-token-of-16-bytes-or-more");
+  node = test::StartLocalNode(other_token_yaml, dir.path());
+  port = node->http_port();
+  test::WebSocketClient socket(port);
+  CHECK_FALSE(socket.Connect("/ws?session=" + session, {"webfix"}));
+  CHECK(socket.refused_status() == 401);
 }

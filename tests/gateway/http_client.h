@@ -57,10 +57,65 @@ class HttpConnection {
   std::unique_ptr<Impl> impl_;
 };
 
+// A streamed reply (Server-Sent Events) read as it arrives: Open() sends a GET and reads
+// the status and headers; NextEvent() returns the next event's `data:` text (several
+// data lines joined by "\n"); comment lines (": keep-alive") are counted, not returned.
+class SseStream {
+ public:
+  explicit SseStream(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  ~SseStream();
+  SseStream(const SseStream&) = delete;
+  SseStream& operator=(const SseStream&) = delete;
+
+  // The reply's status and headers (the body follows through NextEvent); nullopt on failure.
+  std::optional<HttpReply> Open(const std::string& target, const Headers& headers = {});
+  // nullopt when no whole event came within `timeout` or the stream ended (see ended()).
+  std::optional<std::string> NextEvent(std::chrono::milliseconds timeout);
+  bool ended() const;        // the server closed the connection
+  int comments() const;      // comment lines seen so far (keep-alives)
+  const std::string& error() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A WebSocket client (text messages). Connect() does the upgrade handshake.
+class WebSocketClient {
+ public:
+  explicit WebSocketClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  ~WebSocketClient();
+  WebSocketClient(const WebSocketClient&) = delete;
+  WebSocketClient& operator=(const WebSocketClient&) = delete;
+
+  // Upgrades `target` ("/ws?session=…") offering `subprotocols` (comma-separated in
+  // Sec-WebSocket-Protocol; none when empty). false when refused: then refused_status()
+  // holds the HTTP status the server answered (0 if none).
+  bool Connect(const std::string& target, const std::vector<std::string>& subprotocols = {},
+               const Headers& headers = {});
+  std::string subprotocol() const;      // what the server chose ("" = none)
+  int refused_status() const;
+  bool Send(const std::string& text);
+  bool SendBinary(const std::string& bytes);   // for testing the server's refusal of binary
+  // The next text message; nullopt on timeout or close (then close_code() is set).
+  std::optional<std::string> Receive(std::chrono::milliseconds timeout);
+  int close_code() const;               // 0 while open; 1006 when closed without a close frame
+  void Close();
+  const std::string& error() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // One request on a fresh connection; nullopt when the connection or request failed.
 std::optional<HttpReply> Fetch(uint16_t port, const std::string& method, const std::string& target,
                                const Headers& headers = {}, const std::string& body = "",
                                std::optional<std::filesystem::path> ca_file = std::nullopt);
+
+// The value of the sample line `series` ("name{labels}") in a /metrics text, or -1 when
+// there is none.
+double MetricSample(const std::string& metrics, const std::string& series);
 
 // The reply, REQUIRE-ing that there is one.
 inline HttpReply Must(std::optional<HttpReply> reply) {
