@@ -344,7 +344,7 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     backend.events = env->services.events;
     backend.node_id = config.node.id;
     backend.version = AMI_VERSION;
-    backend.network = env->node.network;
+    backend.network = config.http->network.empty() ? env->node.network : config.http->network;
     backend.data_dir = config.node.data_dir;
     backend.admin_token = admin_token;
     auto started = gateway::Gateway::Start(*config.http, std::move(backend));

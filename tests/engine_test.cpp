@@ -187,6 +187,28 @@ TEST_CASE("errors are classified as network or critical", "[engine]") {
   CHECK(classify("throw 'a string';") == ErrorClass::kCritical);
 }
 
+// The STELS frontend's telegram-bot, websocket-monitor and api-endpoint templates use
+// fetch, WebSocket and Deno.serve (webfix-gateway.md): a worker made from them fails at
+// once, critical (never retried as a network error), with an error naming what is missing.
+TEST_CASE("capabilities AMI does not give fail critical, naming the capability", "[engine]") {
+  Fixture f;
+  auto run = [&](const std::string& script) {
+    auto e = f.Make();
+    auto outcome = f.RunOnce(*e, script);
+    REQUIRE_FALSE(outcome.ok);
+    return outcome.error;
+  };
+  auto fetch = run("const r = await fetch('https://api.telegram.org/bot/getUpdates');");
+  CHECK(fetch.error_class == ErrorClass::kCritical);
+  CHECK(fetch.message.find("fetch is not defined") != std::string::npos);
+  auto socket = run("const ws = new WebSocket('wss://stream.bybit.com/v5/public/spot');");
+  CHECK(socket.error_class == ErrorClass::kCritical);
+  CHECK(socket.message.find("WebSocket is not defined") != std::string::npos);
+  auto serve = run("Deno.serve({ port: 8000 }, () => new Response('ok'));");
+  CHECK(serve.error_class == ErrorClass::kCritical);
+  CHECK(serve.message.find("Deno.serve is not a function") != std::string::npos);
+}
+
 TEST_CASE("an infinite loop is stopped by the CPU limit and the engine stays usable", "[engine][limits]") {
   Fixture f;
   EngineOptions options;

@@ -1,6 +1,7 @@
 #include "runtime/config/http_section.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -106,8 +107,7 @@ std::optional<HttpSection> ReadHttpSection(Context& ctx, const ValueReader& valu
   if (!value.present()) return std::nullopt;
   MapReader m(ctx, value,
               {"listen", "tls", "cors_origins", "sessions", "wallets", "max_body", "max_header", "max_connections",
-               "idle_timeout", "sonar_interval",
-               "web_root"});
+               "idle_timeout", "sonar_interval", "web_root", "network"});
   if (!m.valid()) return std::nullopt;
   HttpSection h;
   ReadListen(m, &h);
@@ -125,6 +125,14 @@ std::optional<HttpSection> ReadHttpSection(Context& ctx, const ValueReader& valu
   m.Field("max_connections").Int(&h.max_connections, 1, 1000000);
   m.Field("idle_timeout").Duration(&h.idle_timeout, 100ms);
   m.Field("sonar_interval").Duration(&h.sonar_interval, 100ms);
+  if (std::string network; m.Field("network").String(&network)) {
+    const bool plain = !network.empty() && network.size() <= 64 &&
+                       std::all_of(network.begin(), network.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                       });
+    if (plain) h.network = network;
+    else m.Field("network").Report("must be 1 to 64 letters, digits, '-', '_' or '.' (a STELS network name)");
+  }
   // Not checked for existence: the node may start before the web app is built.
   if (std::string root; m.Field("web_root").String(&root)) h.web_root = Resolve(base_dir, root);
   return h;

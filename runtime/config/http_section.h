@@ -52,6 +52,9 @@ struct HttpSection {
   // Where the web editor's built files are (docs/editor.md); empty = the build tree's
   // web/dist (gateway/static_files.h, AMI_WEB_ROOT). Relative to the config file.
   std::filesystem::path web_root;
+  // The network a WebFIX login must name (docs/webfix.md "Setup"); "" = the node's own:
+  // the cluster's name, or "local". The STELS frontend offers "localnet" and "testnet".
+  std::string network;
 };
 
 namespace config_internal {

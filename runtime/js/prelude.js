@@ -54,6 +54,10 @@
           if (NETWORK_NAMES.has(ctorName)) return 'network';
         }
         if (NETWORK_NAMES.has(String(error.name))) return 'network';
+        // A script using something AMI does not give it ("WebSocket is not defined",
+        // "Deno.serve is not a function") is a programming error: retrying cannot help,
+        // whatever words its message holds.
+        if (error instanceof ReferenceError || error instanceof TypeError || error instanceof SyntaxError) return 'critical';
         if (NETWORK_MESSAGE.test(String(error.message))) return 'network';
       }
     } catch (_) { /* a hostile getter: treat as critical */ }

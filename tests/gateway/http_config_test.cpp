@@ -64,7 +64,8 @@ TEST_CASE("http config: every key is read", "[gateway][config]") {
       "  max_body: 64KB\n"
       "  max_header: 8KB\n"
       "  max_connections: 50\n"
-      "  idle_timeout: 5s\n",
+      "  idle_timeout: 5s\n"
+      "  network: localnet\n",
       dir);
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -81,6 +82,7 @@ TEST_CASE("http config: every key is read", "[gateway][config]") {
   CHECK(h.max_header == 8u << 10);
   CHECK(h.max_connections == 50);
   CHECK(h.idle_timeout == std::chrono::seconds(5));
+  CHECK(h.network == "localnet");
 }
 
 TEST_CASE("http config: a non-loopback listen needs http.tls, and other problems name their key", "[gateway][config]") {
@@ -111,6 +113,7 @@ TEST_CASE("http config: a non-loopback listen needs http.tls, and other problems
       "  max_header: 2MB\n"
       "  max_connections: 0\n"
       "  idle_timeout: 30\n"
+      "  network: \"my net\"\n"
       "  colour: red\n",
       dir);
   INFO(problems);
@@ -128,6 +131,7 @@ TEST_CASE("http config: a non-loopback listen needs http.tls, and other problems
   CHECK(Has(problems, "http.max_header: must be at most 1MB"));
   CHECK(Has(problems, "http.max_connections: must be between 1 and 1000000"));
   CHECK(Has(problems, "http.idle_timeout: expected a duration"));
+  CHECK(Has(problems, "http.network: must be 1 to 64 letters, digits"));
   CHECK(Has(problems, "http.colour: unknown key"));
 
   CHECK(Has(Problems("http: { tls: { cert_file: a, key_file: b } }\n", dir), "http.listen: required key is missing"));

@@ -335,6 +335,7 @@ TEST_CASE("webfix node: missing, forged and expired sessions, foreign wallets an
   // A wallet the config does not list; a login for another network.
   CheckError(Login(port, stranger), 403, 403, "http.wallets");
   CheckError(Login(port, developer, "testnet"), 401, 401, "network");
+  CheckError(Login(port, developer, "localnet"), 401, 401, "network");
 
   // A viewer reads, and may not write.
   auto viewer_login = Login(port, viewer);
@@ -389,6 +390,19 @@ TEST_CASE("webfix node: a session survives a restart, and a wallet taken out of 
     test::WebSocketClient socket(node->http_port());
     CHECK(!socket.Connect("/ws?session=" + session, {"webfix"}));
   }
+}
+
+TEST_CASE("webfix node: http.network names the network a login must be for", "[webfix]") {
+  TempDir dir;
+  StelsWallet developer;
+  std::string yaml = NodeYaml({&developer}, {});
+  yaml.replace(yaml.find("  cors_origins:"), 0, "  network: localnet\n");
+  auto node = StartNode(yaml, dir.path());
+  const uint16_t port = node->http_port();
+  CheckError(Login(port, developer, "local"), 401, 401, "network");
+  auto login = Login(port, developer, "localnet");
+  REQUIRE(login.status == 200);
+  CHECK(Body(login)["raw"]["info"]["network"] == "localnet");
 }
 
 TEST_CASE("webfix node: CORS preflight, and the CORS headers on every WebFIX reply", "[webfix]") {
