@@ -112,7 +112,8 @@ export function EditorPanel(p: Props) {
     if (editor.current && editor.current.value() !== d.script) editor.current.replace(d.script);
   }
 
-  // Per-worker stats, every REFRESH.statsMs.
+  // Per-worker stats, every REFRESH.statsMs, and at once when it starts or stops (else a
+  // worker just started shows "Exec: 0, last run: never" beside its streaming logs).
   useEffect(() => {
     let alive = true;
     const load = () => p.api.workerStats(sid).then((s) => alive && setStats(s), () => undefined);
@@ -122,7 +123,7 @@ export function EditorPanel(p: Props) {
       alive = false;
       window.clearInterval(id);
     };
-  }, [sid]);
+  }, [sid, base.running]);
 
   function adopt(w: Worker, nextDraft?: Draft) {
     setBase(w);
