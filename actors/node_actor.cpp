@@ -15,12 +15,8 @@ namespace {
 constexpr std::chrono::seconds kCatalogTimeout{120};
 
 // Whether a worker's (wfailed) message is its error budget being spent rather than a
-// script that cannot start. The worker sends only text, so this matches the wording of
-// WorkerState::Fail in actors/worker_actor.cpp ("stopped after N consecutive critical
-// errors (budget for …)"); anything else counts as an error stop.
-bool IsBudgetStop(const std::string& reason) {
-  return reason.find("consecutive critical errors") != std::string::npos;
-}
+// script that cannot start (the wording is shared: kBudgetSpent, worker_actor.h).
+bool IsBudgetStop(const std::string& reason) { return reason.find(kBudgetSpent) != std::string::npos; }
 
 struct RunningWorker {
   WorkerActor actor;

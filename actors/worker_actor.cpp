@@ -516,8 +516,8 @@ struct WorkerState : js::Host {
 
     const int budget = ErrorBudget(record.priority);
     if (!outcome.ok && outcome.error.error_class == ErrorClass::kCritical && consecutive_critical >= budget) {
-      return Fail("stopped after " + std::to_string(consecutive_critical) +
-                  " consecutive critical errors (budget for " + ToString(record.priority) +
+      return Fail("stopped after " + std::to_string(consecutive_critical) + " " + std::string(kBudgetSpent) +
+                  " (budget for " + ToString(record.priority) +
                   " priority); last: " + error_text);
     }
     if (outcome.ok && record.mode == WorkerMode::kSingle) {

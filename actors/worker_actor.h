@@ -57,6 +57,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
@@ -128,7 +129,10 @@ std::shared_ptr<WorkerEnvironment> MakeWorkerEnvironment(const Config& config, S
 // `grant` is required for a leader-mode record and ignored otherwise. A leader-mode
 // worker spawned without one never runs JavaScript: it logs an error, its stats say
 // `waiting: no lease`, and it starts only if a (wgrant) arrives.
-// Who hears that a worker stopped by itself: (wfailed, sid, message).
+// Who hears that a worker stopped by itself: (wfailed, sid, message). A message that
+// contains kBudgetSpent is the error budget being spent (the node reports it as such);
+// any other is a worker that could not run.
+inline constexpr std::string_view kBudgetSpent = "consecutive critical errors";
 using WorkerSupervisor = caf::typed_actor<caf::reacts_to<failed_atom, std::string, std::string>>;
 
 // What the node may tell a worker; everything else it handles it sends itself.
