@@ -114,7 +114,7 @@ struct NodeState {
                                      stop_switch, std::move(grant));
     self->monitor(worker);
     sid_of[worker.address()] = record.sid;
-    running[record.sid] = RunningWorker{worker, stop_switch, record};
+    running[record.sid] = RunningWorker{worker, stop_switch, record, "", false};
     spdlog::info("worker {} started ({} {} {})", record.sid, ToString(record.execution_mode),
                  ToString(record.priority), ToString(record.mode));
     auto g = grants.find(record.sid);

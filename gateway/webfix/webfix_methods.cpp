@@ -12,8 +12,6 @@ constexpr std::string_view kChannelPrefix = "ami.worker.";
 
 std::string ChannelOf(const std::string& sid) { return std::string(kChannelPrefix) + sid; }
 
-std::string NoArgs(const json&, AdminCall*) { return ""; }
-
 Reply AsIs(const json& result, const AdminCall&) { return {200, result}; }
 
 Reply Entry(const json& result, const AdminCall&) { return {200, WorkerEntry(result)}; }

@@ -126,7 +126,7 @@ struct Bench {
     auto made = registry.CreateConnector("test-faulty", json::object());
     REQUIRE(made.ok());
     connector = *made;
-    bulkhead = std::make_unique<ExchangeBulkhead>(ExchangeBulkhead::Options{"bench", "test-faulty", threads, queue, timeout},
+    bulkhead = std::make_unique<ExchangeBulkhead>(ExchangeBulkhead::Options{"bench", "test-faulty", threads, queue, timeout, nullptr},
                                                   connector);
   }
   ~Bench() {
