@@ -36,6 +36,7 @@ using config_internal::CheckReadable;
 using config_internal::Context;
 using config_internal::MapReader;
 using config_internal::Quote;
+using config_internal::ResolvePath;
 using config_internal::ValueReader;
 
 namespace {
@@ -298,11 +299,7 @@ class ConfigReader {
 
  private:
   // Relative paths are relative to the config file's directory; results are absolute.
-  fs::path Resolve(std::string_view text) const {
-    fs::path path = (base_ / fs::path(text)).lexically_normal();
-    if (path.filename().empty() && path != path.root_path()) path = path.parent_path();
-    return path;
-  }
+  fs::path Resolve(std::string_view text) const { return ResolvePath(base_, text); }
 
   void ReadNode(const MapReader& top) {
     if (!top.Has("node")) return top.Missing("node");

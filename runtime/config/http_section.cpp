@@ -18,11 +18,10 @@ using config_internal::CheckReadable;
 using config_internal::Context;
 using config_internal::MapReader;
 using config_internal::Quote;
+using config_internal::ResolvePath;
 using config_internal::ValueReader;
 
 namespace {
-
-fs::path Resolve(const fs::path& base, std::string_view text) { return (base / fs::path(text)).lexically_normal(); }
 
 // "https://live.stels.io", "http://localhost:5173": what a browser puts in Origin. A
 // path, query or trailing slash never appears there, so an entry with one would never
@@ -56,7 +55,7 @@ void ReadTls(Context& ctx, const MapReader& m, const fs::path& base, HttpSection
     std::string text;
     auto field = tls.Required(key);
     if (!field.String(&text)) continue;
-    *target = Resolve(base, text);
+    *target = ResolvePath(base, text);
     if (std::string why = CheckReadable(*target); !why.empty()) field.Report(why);
   }
   out->tls = std::move(t);
@@ -134,7 +133,7 @@ std::optional<HttpSection> ReadHttpSection(Context& ctx, const ValueReader& valu
     else m.Field("network").Report("must be 1 to 64 letters, digits, '-', '_' or '.' (a STELS network name)");
   }
   // Not checked for existence: the node may start before the web app is built.
-  if (std::string root; m.Field("web_root").String(&root)) h.web_root = Resolve(base_dir, root);
+  if (std::string root; m.Field("web_root").String(&root)) h.web_root = ResolvePath(base_dir, root);
   return h;
 }
 

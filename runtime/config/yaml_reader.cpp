@@ -364,6 +364,12 @@ ValueReader MapReader::Required(std::string_view key, std::string_view hint) con
   return Field(key);
 }
 
+std::filesystem::path ResolvePath(const std::filesystem::path& base, std::string_view text) {
+  std::filesystem::path path = (base / std::filesystem::path(text)).lexically_normal();
+  if (path.filename().empty() && path != path.root_path()) path = path.parent_path();
+  return path;
+}
+
 std::string CheckReadable(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return "cannot read " + Quote(path.string()) + ": it is a directory";

@@ -50,6 +50,9 @@ class Context {
 std::string Quote(std::string_view text);  // "text", escaped, long values shortened
 // Empty when `path` can be opened for reading; else why not ("cannot read \"…\": …").
 std::string CheckReadable(const std::filesystem::path& path);
+// A path from the config: relative ones resolve against `base` (the config file's
+// directory), normalized, without a trailing slash.
+std::filesystem::path ResolvePath(const std::filesystem::path& base, std::string_view text);
 std::string Describe(const YAML::Node& node);  // "nothing", "a list", "a map", "a string"
 std::string JoinNames(const std::vector<std::string_view>& names, std::string_view sep);
 std::string FormatDuration(std::chrono::milliseconds ms);  // "1500ms", "10s", "2h"
