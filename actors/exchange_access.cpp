@@ -208,30 +208,34 @@ std::string LeaseGate::Refusal(TimePoint now) const {
 
 // ---- ExchangeBulkhead -----------------------------------------------------------------
 //
-// A call is a Ticket shared by the queue, the deadline index and the thread running it.
-// Its state goes queued -> running -> done, or straight to done; whoever moves it to
-// done (its pool thread with the answer, the deadline thread with RequestTimeout, a
-// refusal) is the only one to call `done`, which makes "exactly once" hold without
-// holding a lock while plugin code runs.
+// A call is a Ticket shared by the queue, the deadline index, the thread handing it to
+// the connector and the connector's completion. Its state goes queued -> running -> done,
+// or straight to done; whoever moves it to done (the completion with the answer, the
+// deadline thread with RequestTimeout, a refusal) is the only one to call `done`, which
+// makes "exactly once" hold without holding a lock while plugin code runs. Its phase
+// only tells the logs apart: a call past its deadline whose plugin returned from
+// CallAsync is a stream waiting for the exchange (normal), one still inside CallAsync is
+// a slow or hung plugin (worth a warning).
 
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 enum TicketState : int { kQueued = 0, kRunning = 1, kDone = 2 };
+enum CallPhase : int { kInsideCallAsync = 0, kWaitingForCompletion = 1, kCompleted = 2 };
 }  // namespace
 
-struct ExchangeBulkhead::Shared {
+struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead::Shared> {
   struct Ticket {
     ExchangeCallTask task;
     SteadyClock::time_point deadline;
     SteadyClock::time_point submitted = SteadyClock::now();  // for the latency metric
     uint64_t seq = 0;
     std::atomic<int> state{kQueued};
+    std::atomic<int> phase{kInsideCallAsync};  // meaningful once running
   };
   using TicketPtr = std::shared_ptr<Ticket>;
   using DeadlineKey = std::pair<SteadyClock::time_point, uint64_t>;
 
   Options options;
-  std::shared_ptr<plugin::ExchangeConnector> connector;
 
   std::mutex mu;
   std::condition_variable work_cv;                 // a call was queued, or stopping
@@ -245,6 +249,7 @@ struct ExchangeBulkhead::Shared {
   std::vector<std::thread> threads;                // touched by the constructor and destructor only
 
   std::atomic<uint64_t> sent{0}, answered{0}, timed_out{0}, late{0}, refused_lease{0}, refused_full{0};
+  std::atomic<int64_t> waiting{0};
 
   std::string What(const Ticket& t) const { return options.exchange_id + "." + t.task.method; }
 
@@ -290,7 +295,31 @@ struct ExchangeBulkhead::Shared {
            std::to_string(t.task.ctx.term) + "); it never reached the exchange";
   }
 
-  void PoolThread() {
+  // The connector's answer to `t`, from its completion: any thread, possibly inside
+  // CallAsync on the pool thread; at most once per ticket (plugins::CallConnectorAsync).
+  void Complete(const TicketPtr& t, plugin::CallResult r) {
+    const int phase = t->phase.exchange(kCompleted);
+    if (phase == kWaitingForCompletion) --waiting;
+    if (Claim(*t, kRunning)) {
+      ++answered;
+      const Outcome outcome = r.ok ? Outcome::kOk : Outcome::kError;
+      Answer(t, std::move(r), outcome);
+      return;
+    }
+    if (stopping.load()) return;
+    ++late;
+    const std::string result = r.ok ? std::string("ok") : r.error_class;
+    if (phase == kWaitingForCompletion)
+      // A stream whose update came after the deadline: normal, the script already got
+      // RequestTimeout and asks again.
+      spdlog::debug("{} (plugin '{}', {}) completed after its {} ms timeout; the late answer ({}) is dropped", What(*t),
+                    options.plugin_id, plugin::DescribeForLog(t->task.ctx), options.timeout.count(), result);
+    else
+      spdlog::warn("{} (plugin '{}', {}) answered after its {} ms timeout; the late answer ({}) is dropped", What(*t),
+                   options.plugin_id, plugin::DescribeForLog(t->task.ctx), options.timeout.count(), result);
+  }
+
+  void PoolThread(plugin::ExchangeConnector& connector) {
     while (true) {
       TicketPtr t;
       {
@@ -311,18 +340,15 @@ struct ExchangeBulkhead::Shared {
         continue;
       }
       ++sent;
-      plugin::CallResult r =
-          plugins::CallConnector(*connector, options.plugin_id, t->task.ctx, t->task.method, t->task.args_json);
-      if (Claim(*t, kRunning)) {
-        ++answered;
-        const Outcome outcome = r.ok ? Outcome::kOk : Outcome::kError;
-        Answer(t, std::move(r), outcome);
-      } else if (!stopping.load()) {
-        ++late;
-        spdlog::warn("{} (plugin '{}', {}) answered after its {} ms timeout; the late answer ({}) is dropped", What(*t),
-                     options.plugin_id, plugin::DescribeForLog(t->task.ctx), options.timeout.count(),
-                     r.ok ? std::string("ok") : r.error_class);
-      }
+      // Weak: the plugin may keep the completion for as long as it likes (and a
+      // connector holding the bulkhead would be a cycle through the directory).
+      plugins::CallConnectorAsync(connector, options.plugin_id, t->task.ctx, t->task.method, t->task.args_json,
+                                  [weak = weak_from_this(), t](plugin::CallResult r) {
+                                    if (auto s = weak.lock()) s->Complete(t, std::move(r));
+                                  });
+      // Not completed inside CallAsync: the plugin waits for the exchange, this thread moves on.
+      int inside = kInsideCallAsync;
+      if (t->phase.compare_exchange_strong(inside, kWaitingForCompletion)) ++waiting;
     }
     std::lock_guard<std::mutex> lock(mu);
     --live_threads;
@@ -352,16 +378,19 @@ struct ExchangeBulkhead::Shared {
       }
       if (state != kDone) {
         ++timed_out;
+        const bool stream_wait = state == kRunning && t->phase.load() == kWaitingForCompletion;
+        const std::string within = What(*t) + ": no answer within the " + std::to_string(options.timeout.count()) + " ms timeout";
         const std::string message =
-            state == kQueued
-                ? What(*t) + ": no answer within the " + std::to_string(options.timeout.count()) +
-                      " ms timeout: the call waited for one of the exchange's " + std::to_string(options.threads) +
-                      " busy threads and was not sent"
-                : What(*t) + ": no answer within the " + std::to_string(options.timeout.count()) +
-                      " ms timeout (plugin '" + options.plugin_id + "' is still working on it; a late answer is dropped)";
+            state == kQueued ? within + ": the call waited for one of the exchange's " + std::to_string(options.threads) +
+                                   " busy threads and was not sent"
+            : stream_wait    ? within + " (plugin '" + options.plugin_id +
+                                "' is waiting for the exchange, e.g. a stream update; a late answer is dropped)"
+                             : within + " (plugin '" + options.plugin_id +
+                                "' is still working on it; a late answer is dropped)";
         // A plugin still inside a call is worth a warning; calls that only waited in a
-        // full queue are its consequence (one line each would flood the log).
-        if (state == kRunning) spdlog::warn("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
+        // full queue are its consequence (one line each would flood the log), and a
+        // stream with no update within the timeout is normal.
+        if (state == kRunning && !stream_wait) spdlog::warn("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
         else spdlog::debug("{} ({})", message, plugin::DescribeForLog(t->task.ctx));
         Answer(t, plugin::CallResult::Error(plugin::errc::kRequestTimeout, message), Outcome::kTimeout);
       }
@@ -373,14 +402,15 @@ struct ExchangeBulkhead::Shared {
 };
 
 ExchangeBulkhead::ExchangeBulkhead(Options options, std::shared_ptr<plugin::ExchangeConnector> connector)
-    : shared_(std::make_shared<Shared>()) {
+    : shared_(std::make_shared<Shared>()), connector_(std::move(connector)) {
   shared_->options = std::move(options);
   shared_->options.threads = std::max(1, shared_->options.threads);
   shared_->options.queue_capacity = std::max<size_t>(1, shared_->options.queue_capacity);
-  shared_->connector = std::move(connector);
   std::lock_guard<std::mutex> lock(shared_->mu);
   for (int i = 0; i < shared_->options.threads; ++i) {
-    shared_->threads.emplace_back([s = shared_] { s->PoolThread(); });
+    // A pool thread owns the connector (and so its library) until it returns, also when
+    // it is left behind inside a hung plugin at shutdown.
+    shared_->threads.emplace_back([s = shared_, c = connector_] { s->PoolThread(*c); });
     ++shared_->live_threads;
   }
   shared_->threads.emplace_back([s = shared_] { s->DeadlineThread(); });
@@ -451,10 +481,15 @@ void ExchangeBulkhead::Submit(ExchangeCallTask task) {
   if (!full.empty()) refuse(plugin::errc::kExchangeNotAvailable, std::move(full));
 }
 
+void ExchangeBulkhead::CancelWorker(const std::string& worker_sid) {
+  plugins::CancelConnectorWorker(*connector_, shared_->options.plugin_id, worker_sid);
+}
+
 ExchangeBulkhead::Counters ExchangeBulkhead::counters() const {
   const Shared& s = *shared_;
-  return Counters{s.sent.load(), s.answered.load(), s.timed_out.load(), s.late.load(), s.refused_lease.load(),
-                  s.refused_full.load()};
+  return Counters{s.sent.load(),          s.answered.load(),     s.timed_out.load(),
+                  s.late.load(),          s.refused_lease.load(), s.refused_full.load(),
+                  static_cast<uint64_t>(std::max<int64_t>(0, s.waiting.load()))};
 }
 
 const ExchangeBulkhead::Options& ExchangeBulkhead::options() const { return shared_->options; }

@@ -3,12 +3,12 @@
 // bounded thread pool, with a deadline on every call), and the runtime's half of order
 // idempotency (client order ids, which failures are retried).
 //
-// Connector calls are synchronous and may block (network I/O, injected latency), so they
-// never run on an actor's turn: the worker hands them to the exchange's bulkhead and the
-// result comes back to it as a message. Plugin code is never trusted to behave: every
-// call into it is guarded (plugins/loader.h GuardPluginCall), a slow or hung exchange
-// only ever occupies its own threads, and a call answers by its deadline whatever the
-// plugin does.
+// Connector calls may block (a REST request, injected latency) or complete later from a
+// plugin thread (CallAsync: streams such as watchTicker), so they never run on an
+// actor's turn: the worker hands them to the exchange's bulkhead and the result comes
+// back to it as a message. Plugin code is never trusted to behave: every call into it is
+// guarded (plugins/loader.h GuardPluginCall), a slow or hung exchange only ever occupies
+// its own threads, and a call answers by its deadline whatever the plugin does.
 #pragma once
 
 #include <atomic>
@@ -132,21 +132,31 @@ struct ExchangeCallTask {
   std::function<void(plugin::CallResult)> done;
 };
 
-// Each exchange's own bounded pool (a bulkhead): `threads` threads run its connector's
-// calls, at most `queue_capacity` more wait, so a slow or hung exchange only ever holds
-// up its own calls. Contract:
+// Each exchange's own bounded pool (a bulkhead): `threads` threads hand calls to its
+// connector, at most `queue_capacity` more wait, so a slow or hung exchange only ever
+// holds up its own calls. Contract:
 //   - Submit() never blocks. A call is refused at once (done called inside Submit) with
 //     ExchangeNotAvailable when the queue is full ("queue full") or the bulkhead is
 //     shutting down, and with PermissionDenied when its lease gate refuses.
+//   - A pool thread hands a call to the connector with CallAsync (through
+//     plugins::CallConnectorAsync) and is free again as soon as CallAsync returns. A
+//     plugin that answers inside CallAsync (the default: it runs Call) holds the thread
+//     for the call, as a blocking request must; one that registers the completion and
+//     returns (a stream wait) holds none while it waits. The completion — inside
+//     CallAsync or later on any plugin thread — answers the call if its deadline has not
+//     passed; it holds the bulkhead only weakly (a completion the plugin keeps never
+//     keeps the bulkhead alive).
 //   - Every call has a deadline, `timeout` after Submit(). When it passes first, `done`
 //     gets RequestTimeout — whether the call still waited in the queue (then it leaves
-//     the queue and is never sent) or its plugin thread is still busy (then the late
-//     answer is dropped and logged when it comes, and that thread stays busy until the
-//     plugin returns).
+//     the queue and is never sent), its pool thread is still inside the plugin (logged
+//     at warn; that thread stays busy until the plugin returns), or the plugin returned
+//     from CallAsync and waits for the exchange (a stream with no update: normal, logged
+//     at debug). A completion after the deadline is dropped and counted as late (logged
+//     at warn when the thread was still inside the plugin, at debug for a stream wait).
 //   - Right before a call is handed to the connector its lease gate is checked again: a
 //     call whose lease ended meanwhile gets PermissionDenied and is not sent.
-//   - The connector is called through plugins::CallConnector: an exception from plugin
-//     code becomes ExchangeError naming the plugin and method, logged.
+//   - An exception escaping CallAsync becomes ExchangeError naming the plugin and method,
+//     logged; a second completion from the plugin is ignored (plugins/loader.h).
 //   - `done` is called exactly once per submitted call — except for calls still queued
 //     or running when the bulkhead is destroyed: those are dropped unanswered (their
 //     owners, the worker actors, are gone by then).
@@ -173,6 +183,7 @@ class ExchangeBulkhead {
     uint64_t late = 0;            // answers that came after their deadline, dropped
     uint64_t refused_lease = 0;   // PermissionDenied: the lease ended before sending
     uint64_t refused_full = 0;    // the queue was full
+    uint64_t waiting = 0;         // now (not since start): returned from CallAsync, not completed yet
   };
 
   ExchangeBulkhead(Options options, std::shared_ptr<plugin::ExchangeConnector> connector);
@@ -181,12 +192,22 @@ class ExchangeBulkhead {
   ExchangeBulkhead& operator=(const ExchangeBulkhead&) = delete;
 
   void Submit(ExchangeCallTask task);
+  // The worker `worker_sid` stopped: the connector's CancelWorker (through the guard) ends
+  // its calls still waiting inside the connector with ExchangeClosedByUser — they answer
+  // through their completions like any other answer — and forgets its per-worker state.
+  // Runs on the caller's thread and does not wait for the pool (the plugin must not
+  // block there). Calls of that worker still queued are not touched.
+  void CancelWorker(const std::string& worker_sid);
   Counters counters() const;
   const Options& options() const;
 
  private:
   struct Shared;
   std::shared_ptr<Shared> shared_;
+  // Not in Shared: a plugin thread holding a completion may end up holding the last
+  // reference to Shared, and must never be the one to destroy the connector (a
+  // connector's destructor joins its own threads).
+  std::shared_ptr<plugin::ExchangeConnector> connector_;
 };
 
 // Calls waiting for a thread, per thread of the exchange's pool.

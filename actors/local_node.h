@@ -63,6 +63,14 @@ class LocalNode {
   Result<std::optional<WorkerRecord>> GetWorker(const std::string& sid);
   // Worker actors alive on this node.
   int RunningWorkers();
+  // Applies `workers` — the declarations of a re-read config file (amid on SIGHUP) — as
+  // Start applied the config's: an absent one is created, one whose declaration changed
+  // is updated, through the catalog. Nothing is removed: neither workers whose
+  // declaration left the file nor any added through the admin API. Every template id is
+  // checked before anything is written (a typo changes nothing). One line per action for
+  // the node log; an error names the declaration's file:line:col. Declared sids come from
+  // the running node id. Aborted after Shutdown.
+  Result<std::vector<std::string>> ApplyDeclaredWorkers(const std::vector<WorkerDeclaration>& workers);
   // The admin service (docs/admin-api.md): reply JSON for a request JSON, as a remote
   // client would get it. Needs an `admin:` section.
   std::string Admin(const std::string& token, const std::string& request_json);

@@ -36,6 +36,13 @@ struct PendingCommit {
   std::chrono::steady_clock::time_point received;  // for the latency metric
 };
 
+// A meta write waiting for the same group commit.
+struct PendingMeta {
+  std::string name;
+  std::string value;
+  caf::typed_response_promise<bool> reply;
+};
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -43,10 +50,12 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 struct StoreState {
   std::shared_ptr<kv::Store> store;
   std::vector<Watch> watches;
-  // Group commit: commits queue here and are written in one transaction (one fsync)
-  // when the flush message sent after the first of them comes round, so every commit
-  // that arrived meanwhile shares it. A reply is sent only after the durable commit.
+  // Group commit: commits and meta writes queue here and are written in one transaction
+  // (one fsync) when the flush message sent after the first of them comes round, so
+  // every write that arrived meanwhile shares it — 1000 workers written at once cost a
+  // few fsyncs, not 1000. A reply is sent only after the durable commit.
   std::vector<PendingCommit> pending;
+  std::vector<PendingMeta> pending_meta;
   std::chrono::milliseconds sweep_interval{10000};
   std::shared_ptr<KvMetrics> metrics;  // may be null
   static inline const char* name = "ami.store";
@@ -77,14 +86,24 @@ struct StoreState {
     return reply;
   }
 
+  // The first write queued for a group commit schedules it (the caller sends flush).
+  bool NothingQueued() const { return pending.empty() && pending_meta.empty(); }
+
   void Flush() {
-    if (pending.empty()) return;
+    if (pending.empty() && pending_meta.empty()) return;
     std::vector<PendingCommit> batch;
     batch.swap(pending);
+    std::vector<PendingMeta> metas;
+    metas.swap(pending_meta);
     std::vector<kv::AtomicOperation> operations;
     operations.reserve(batch.size());
     for (const auto& p : batch) operations.push_back(p.operation);
-    auto results = store->CommitBatch(operations);
+    std::vector<std::pair<std::string, std::string>> meta_rows;
+    meta_rows.reserve(metas.size());
+    for (const auto& m : metas) meta_rows.emplace_back(m.name, m.value);
+    auto results = store->CommitBatch(operations, meta_rows);
+    if (!results.ok()) spdlog::error("store: group commit failed: {}", results.status().message());
+    for (auto& m : metas) m.reply.deliver(results.ok());
     for (size_t i = 0; i < batch.size(); ++i) {
       kv::Reply reply;
       reply.op = kv::Request::Op::kCommit;
@@ -215,7 +234,7 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
           return reply;
         }
         auto& pending = self->state.pending;
-        if (pending.empty()) self->send(self, flush_atom_v);
+        if (self->state.NothingQueued()) self->send(self, flush_atom_v);
         pending.push_back(PendingCommit{
             kv::AtomicOperation{req.space, std::move(req.checks), std::move(req.mutations)},
             self->make_response_promise<kv::Reply>(), received});
@@ -227,6 +246,7 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
         self->state.watches.push_back(Watch{space, kv::EncodeKey(prefix), std::move(watcher)});
       },
       [=](meta_atom, const std::string& name) -> std::string {
+        self->state.Flush();  // a meta write queued before this read must be seen by it
         auto r = self->state.store->GetMeta(name);
         if (!r.ok()) {
           spdlog::error("store: reading meta {}: {}", name, r.status().message());
@@ -234,16 +254,18 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
         }
         return r->value_or("");
       },
-      [=](meta_atom, const std::string& name, const std::string& value) -> bool {
-        Status s = self->state.store->SetMeta(name, value);
-        if (!s.ok()) spdlog::error("store: writing meta {}: {}", name, s.message());
-        return s.ok();
+      [=](meta_atom, const std::string& name, const std::string& value) -> caf::result<bool> {
+        if (self->state.NothingQueued()) self->send(self, flush_atom_v);
+        auto& metas = self->state.pending_meta;
+        metas.push_back(PendingMeta{name, value, self->make_response_promise<bool>()});
+        return metas.back().reply;
       },
       [=](repl_changes_atom, uint64_t after, uint32_t limit) -> wire::ReplBatch {
         return self->state.Changes(after, limit);
       },
       [=](repl_apply_atom, wire::ReplBatch& batch, const std::string& meta_name,
           std::string& meta_value) -> caf::result<uint64_t> {
+        self->state.Flush();  // queued writes first, in the order they came
         auto applied = self->state.Apply(batch, meta_name, meta_value);
         if (!applied.ok()) return StoreError(applied.status());
         return *applied;

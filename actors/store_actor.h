@@ -8,8 +8,8 @@
 //                                                (group commit) and are answered after it
 //   (kvwatch, Space, Key prefix, KvWatcher)      after each commit, watchers of a
 //                                                prefix get (kvchanged, KvChange) per key
-//   (kvmeta, name) -> string                     "" when unset
-//   (kvmeta, name, value) -> bool
+//   (kvmeta, name) -> string                     "" when unset (queued writes are made first)
+//   (kvmeta, name, value) -> bool                joins the group commit; true once durable
 //
 // Replication of the network space (the cluster actor's side of kv::Store's
 // ChangesSince / ApplyRemote; see store.h for the row rules):

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "actors/messages.h"
 #include "runtime/exec/priority_rules.h"
@@ -133,6 +134,7 @@ struct WorkerState : js::Host {
   std::shared_ptr<LeaseGate> lease_gate = std::make_shared<LeaseGate>();
   size_t calls_in_flight = 0;
   bool waiting_for_calls = false;  // stopping: Finish() waits for calls_in_flight == 0
+  std::set<std::string> exchanges_used;  // since the last CancelExchangeWaits(): who may hold our streams
 
   static inline const char* name = "ami.worker";
 
@@ -235,6 +237,14 @@ struct WorkerState : js::Host {
   }
 
   void StartTimer(uint64_t id, std::chrono::milliseconds delay) override {
+    if (delay.count() <= 0) {
+      // Stels.sleep(0) / setTimeout(f, 0): a yield, not a timer. It goes through this
+      // actor's own mailbox, behind whatever is queued there (a stop, replies, a reload),
+      // and its resumption takes a run slot like any entry, so other workers run too.
+      // CAF's delayed_send would route it through the timer thread (~200 µs a round trip).
+      self->send(self, timer_atom_v, engine_gen, id);
+      return;
+    }
     self->delayed_send(self, delay, timer_atom_v, engine_gen, id);
   }
 
@@ -284,6 +294,7 @@ struct WorkerState : js::Host {
     if (entry == directory.exchanges.end())
       return fail("ExchangeNotAvailable", "exchange " + call.exchange + " is not configured on node " + env->node.id);
     if (!entry->second.connector || !entry->second.bulkhead) return fail("ExchangeNotAvailable", entry->second.unavailable);
+    exchanges_used.insert(call.exchange);
 
     plugin::CallContext ctx;
     ctx.worker_sid = record.sid;
@@ -317,6 +328,20 @@ struct WorkerState : js::Host {
                      js::ExchangeReply{r.ok, std::move(r.json), std::move(r.error_class), std::move(r.message)});
     };
     entry->second.bulkhead->Submit(std::move(task));
+  }
+
+  // Asks every exchange this worker called to end its calls still waiting inside the
+  // connector (streams: watchTicker, …) with ExchangeClosedByUser and to forget its
+  // per-worker state. Their answers come back as (cexreply) like any other: while the
+  // stop's grace lasts, the script's await rejects with an error it can catch. Never
+  // blocks (ExchangeBulkhead::CancelWorker).
+  void CancelExchangeWaits() {
+    const ExchangeDirectory& directory = *env->services.exchanges;
+    for (const auto& id : exchanges_used) {
+      auto entry = directory.exchanges.find(id);
+      if (entry != directory.exchanges.end() && entry->second.bulkhead) entry->second.bulkhead->CancelWorker(record.sid);
+    }
+    exchanges_used.clear();
   }
 
   double HybridTimestamp() override { return static_cast<double>(HybridClock::WallPart(env->services.clock->Now())); }
@@ -562,6 +587,9 @@ struct WorkerState : js::Host {
     if (stopping) return;  // already on the way; the newest next_record wins
     stopping = true;
     ++iterate_gen;         // cancels the pending iteration timer
+    // First, so a script awaiting a stream gets ExchangeClosedByUser within the grace
+    // instead of waiting for an update (or the exchange's timeout).
+    CancelExchangeWaits();
     if (engine && engine->call_in_flight()) {
       Enqueue([this] { if (engine) engine->Abort(); });
       self->delayed_send(self, env->settings.limits.stop_grace, deadline_atom_v, ++stop_gen);
@@ -606,6 +634,7 @@ struct WorkerState : js::Host {
   void Quit() {
     done = true;
     lease_gate->Close();  // calls still queued for this worker are never sent
+    CancelExchangeWaits();  // also on failure or a finished single run: connectors forget its streams
     ready.clear();
     order_calls.clear();
     engine.reset();

@@ -7,7 +7,7 @@
 //     iteration has settled. The bench thread polls the stats registry
 //     (stats().Get(sid)->executions >= 1, a mutex-guarded map lookup, every --poll-us) and
 //     timestamps with steady_clock, so the number includes PutWorker itself (record
-//     validation, a syntax check in a throwaway isolate, the durable store commit),
+//     validation, the syntax check by the process's checker thread, the durable commit),
 //     the store's change notification, the node actor reading the record back, the
 //     worker actor spawn, the run-slot grant, isolate creation, script load and the
 //     first call. As a cross-check the script records Date.now() on its first line
@@ -142,7 +142,8 @@ int main(int argc, char** argv) {
     result["engine_create_ms"] = ToJson(Summarize(create));
     result["engine_destroy_ms"] = ToJson(Summarize(destroy));
 
-    // What PutWorker adds before anything runs: a syntax check in a throwaway isolate.
+    // What PutWorker adds before anything runs: a syntax check (runtime/js/syntax_checker.h;
+    // before issue 15 a throwaway isolate per check).
     std::vector<double> syntax;
     for (int i = 0; i < runs; ++i) {
       const auto t0 = Clock::now();

@@ -9,7 +9,8 @@
 //     starts after a warm-up.
 // (c) node level, single mode: `while (!shouldStop() && Date.now() < end) { n++; await
 //     Stels.sleep(0); }` — awaits/s; the script counts in JavaScript for --seconds and
-//     writes {n, ms} to Stels.local when done.
+//     writes {n, ms} to Stels.local when done. A zero sleep yields through the worker
+//     actor's own mailbox (before issue 15: CAF's timer thread).
 //
 // Usage: bench_loop_rate [--seconds=3]
 #include <thread>

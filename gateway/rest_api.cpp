@@ -103,6 +103,12 @@ const std::vector<Spec>& Specs() {
        }},
       {"POST", "/api/v1/workers/stop-all", "workers.stopAll", {}, BodyUse::kNone, IfMatchUse::kRefused, 200, false,
        false, [](const Input&, json*) { return std::string(); }},
+      {"POST", "/api/v1/workers/batch", "workers.createBatch", {}, BodyUse::kObject, IfMatchUse::kRefused, 200, false,
+       false,
+       [](const Input& in, json* args) {
+         *args = in.body;
+         return std::string();
+       }},
       {"GET", "/api/v1/workers/{sid}", "workers.get", {}, BodyUse::kNone, IfMatchUse::kRefused, 200, true, false, Sid},
       {"PATCH", "/api/v1/workers/{sid}", "workers.update", {}, BodyUse::kObject, IfMatchUse::kVersionstamp, 200, true,
        false,

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -57,6 +58,56 @@ pl::CallResult CallConnector(pl::ExchangeConnector& connector, std::string_view 
   if (!r.ok()) return pl::CallResult::Error(pl::errc::kExchangeError, r.status().message());
   if (!r->ok && r->error_class.empty()) r->error_class = pl::errc::kExchangeError;
   return std::move(*r);
+}
+
+namespace {
+
+// The host's side of one CallAsync: the first completion wins, later ones are refused.
+struct OnceCompletion {
+  std::atomic<bool> fired{false};
+  pl::CallCompletion done;   // touched only by the completion that won
+  std::string plugin_id;
+  std::string method;
+
+  bool Fire(pl::CallResult r) {
+    if (fired.exchange(true)) return false;
+    pl::CallCompletion d = std::move(done);
+    done = nullptr;   // what it holds (the caller's ticket) goes now, not with the plugin's copy
+    if (!r.ok && r.error_class.empty()) r.error_class = pl::errc::kExchangeError;
+    if (d) d(std::move(r));
+    return true;
+  }
+};
+
+}  // namespace
+
+void CallConnectorAsync(pl::ExchangeConnector& connector, std::string_view plugin_id, const pl::CallContext& ctx,
+                        const std::string& method, const std::string& args_json, pl::CallCompletion done) {
+  auto once = std::make_shared<OnceCompletion>();
+  once->done = std::move(done);
+  once->plugin_id = std::string(plugin_id);
+  once->method = method;
+  pl::CallCompletion completion = [once](pl::CallResult r) {
+    if (!once->Fire(std::move(r)))
+      spdlog::warn("plugin '{}' answered CallAsync({}) again after it was answered; the extra answer is ignored",
+                   once->plugin_id, once->method);
+  };
+  // Named like CallConnector's: the default CallAsync runs Call, and a script's error
+  // text should not depend on which of the two a plugin overrides.
+  auto called = GuardPluginCall(plugin_id, "Call(" + method + ")", [&] {
+    connector.CallAsync(ctx, method, args_json, std::move(completion));
+    return true;
+  });
+  // The plugin may have answered before it threw: then its answer stands.
+  if (!called.ok()) once->Fire(pl::CallResult::Error(pl::errc::kExchangeError, called.status().message()));
+}
+
+void CancelConnectorWorker(pl::ExchangeConnector& connector, std::string_view plugin_id,
+                           const std::string& worker_sid) {
+  GuardPluginCall(plugin_id, "CancelWorker", [&] {
+    connector.CancelWorker(worker_sid);
+    return true;
+  });
 }
 
 namespace {

@@ -34,9 +34,9 @@ namespace ami::plugins {
 
 // ---- calling into plugin code ------------------------------------------------------
 // Every call the host makes into a plugin — the exported factory, Plugin::Info,
-// ConnectorFactory::Create, ExchangeConnector::Describe and ::Call, TemplatePack::
-// Templates — goes through GuardPluginCall (connector calls through CallConnector,
-// which uses it). The SDK says plugins must not throw; this is where the host makes
+// ConnectorFactory::Create, ExchangeConnector::Describe, ::Call, ::CallAsync and
+// ::CancelWorker, TemplatePack::Templates — goes through GuardPluginCall (connector calls
+// through CallConnector / CallConnectorAsync / CancelConnectorWorker, which use it). The SDK says plugins must not throw; this is where the host makes
 // sure a plugin that does anyway cannot take the node down.
 //
 // Contract of GuardPluginCall(plugin_id, method, fn):
@@ -77,6 +77,28 @@ auto GuardPluginCall(std::string_view plugin_id, std::string_view method, Fn&& f
 plugin::CallResult CallConnector(plugin::ExchangeConnector& connector, std::string_view plugin_id,
                                  const plugin::CallContext& ctx, const std::string& method,
                                  const std::string& args_json);
+
+// connector.CallAsync(ctx, method, args_json, …) through GuardPluginCall (ABI 2). Whatever
+// the plugin does, `done` runs at most once, and exactly once unless the plugin keeps
+// its completion and never calls it (the bulkhead's deadline answers such a call):
+//   - the plugin's first completion wins; one without an error class gets
+//     "ExchangeError", as in CallConnector;
+//   - an exception escaping CallAsync completes `done` with ExchangeError
+//     "plugin '<id>' failed in Call(<method>): …" (logged once; the same text as
+//     CallConnector's, as the default CallAsync runs Call) — unless the plugin had
+//     already completed it, whose answer then stands;
+//   - any later completion (a plugin answering twice, or after throwing) is ignored and
+//     logged at warn.
+// `done` may run on the calling thread (inside this function) or on any plugin thread.
+void CallConnectorAsync(plugin::ExchangeConnector& connector, std::string_view plugin_id,
+                        const plugin::CallContext& ctx, const std::string& method,
+                        const std::string& args_json, plugin::CallCompletion done);
+
+// connector.CancelWorker(worker_sid) through GuardPluginCall: an exception is logged and
+// stops here. Runs on the calling thread; the plugin's completions of that worker's
+// waiting calls may run inside it.
+void CancelConnectorWorker(plugin::ExchangeConnector& connector, std::string_view plugin_id,
+                           const std::string& worker_sid);
 
 // One loaded plugin, for `ami plugins` and logs.
 struct PluginDescription {

@@ -145,7 +145,7 @@ Ops LeaderOps();    // leader.info                    (leader.cpp)
 Ops StatsOps();     // stats                          (stats.cpp)
 Ops LogOps();       // logs.tail                      (logs.cpp)
 Ops KvOps();        // kv.*                           (kv.cpp)
-Ops NodeOps();      // nodes.list, plugins.list, node.info, faults.set (node.cpp)
+Ops NodeOps();      // nodes.list, plugins.list, node.info, node.backup, faults.set (node.cpp)
 
 // Shared by workers.create and templates.create: stores a new record through the catalog
 // and answers with its `Worker` (workers.cpp).

@@ -1,16 +1,16 @@
-// The node and its cluster (docs/admin-api.md): nodes.list, plugins.list, node.info and
-// faults.set (tests only).
+// The node and its cluster (docs/admin-api.md): nodes.list, plugins.list, node.info,
+// node.backup and faults.set (tests only).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "actors/admin/admin.h"
 #include "actors/exchange_access.h"
 #include "runtime/base/clock.h"
+#include "runtime/store/backup.h"
 
-#ifndef AMI_VERSION
-#define AMI_VERSION "0.1.0"  // keep in step with project(ami VERSION …) until the build passes it
-#endif
+#include "ami/version.h"
 
 namespace ami::admin {
 
@@ -51,7 +51,7 @@ void NodeInfo(Admin& admin, const json& args, Done done) {
   json info = {{"node", env.node.id},
                {"cluster", config.cluster ? json(config.cluster->name) : json(nullptr)},
                {"network", env.node.network},
-               {"version", AMI_VERSION},
+               {"version", build_info::kVersion},
                {"startedAt", env.node.start_ms},
                {"uptime", std::max<int64_t>(0, now - env.node.start_ms)},
                {"runSlots", env.services.run_queue ? env.services.run_queue->slots() : 0},
@@ -63,6 +63,54 @@ void NodeInfo(Admin& admin, const json& args, Done done) {
             done(std::move(info));
           },
           [done](caf::error& err) { done(Unanswered("the node actor", err, kNodeTimeout)); });
+}
+
+// A copy of a large store takes a while: its own deadline, well beyond the others.
+constexpr auto kBackupTimeout = std::chrono::minutes(30);
+
+// The copy runs in a one-shot detached actor: it is blocking file work that must hold
+// neither a scheduler thread nor this actor (other requests go on meanwhile). It
+// answers JSON text: {bytes, millis} or {code: "invalid"|"internal", message}.
+caf::behavior BackupJob(caf::event_based_actor* self) {
+  return {[self](const std::string& db, const std::string& out) -> std::string {
+    auto done = kv::BackupStore(db, out);
+    self->quit();  // after this one request; the reply still goes out
+    if (!done.ok())
+      return json{{"code", done.status().code() == Status::Code::kInvalidArgument ? "invalid" : "internal"},
+                  {"message", done.status().message()}}
+          .dump();
+    return json{{"bytes", done->bytes}, {"millis", done->millis}}.dump();
+  }};
+}
+
+void NodeBackup(Admin& admin, const json& args, Done done) {
+  if (Status s = OnlyKnown(args, {"path"}, "", "node.backup"); !s.ok()) return done(s);
+  auto path = RequiredString(args, "path");
+  if (!path.ok()) return done(path.status());
+  const std::filesystem::path out(*path);
+  if (!out.is_absolute())
+    return done(Invalid("path", Quoted(*path) + " is not an absolute path (the node writes it, on its own machine)"));
+  const std::string db = (admin.ctx.config.node.data_dir / "node.db").string();
+  auto job = admin.self->spawn<caf::detached>(BackupJob);
+  admin.self->request(job, kBackupTimeout, db, out.string())
+      .then(
+          [done, out](std::string& text) {
+            auto reply = json::parse(text, nullptr, false);
+            if (reply.is_discarded() || !reply.is_object())
+              return done(Status::Internal("the backup job answered something not JSON"));
+            if (reply.contains("code")) {
+              const std::string message = reply.value("message", "backup failed");
+              spdlog::error("admin: backup of the store to {} failed: {}", out.string(), message);
+              return done(reply.value("code", "") == "invalid" ? Status::InvalidArgument(message)
+                                                               : Status::IOError(message));
+            }
+            spdlog::info("admin: backup of the store written to {} ({} bytes, {} ms)", out.string(),
+                         reply.value("bytes", 0), reply.value("millis", 0));
+            done(json{{"path", out.string()}, {"bytes", reply["bytes"]}, {"millis", reply["millis"]}});
+          },
+          [done](caf::error& err) {
+            done(Unanswered("the backup", err, std::chrono::duration_cast<std::chrono::seconds>(kBackupTimeout)));
+          });
 }
 
 void FaultsSet(Admin& admin, const json& args, Done done) {
@@ -97,7 +145,8 @@ void FaultsSet(Admin& admin, const json& args, Done done) {
 }  // namespace
 
 Ops NodeOps() {
-  return {{"nodes.list", NodesList}, {"plugins.list", PluginsList}, {"node.info", NodeInfo}, {"faults.set", FaultsSet}};
+  return {{"nodes.list", NodesList}, {"plugins.list", PluginsList}, {"node.info", NodeInfo},
+          {"node.backup", NodeBackup}, {"faults.set", FaultsSet}};
 }
 
 }  // namespace ami::admin

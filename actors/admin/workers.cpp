@@ -115,6 +115,85 @@ void WorkersCreate(Admin& admin, const json& args, Done done) {
   CreateWorker(admin, std::move(request), std::move(done));
 }
 
+// The most records one workers.createBatch may carry (the request is also bounded by the
+// admin request size, 1 MiB).
+constexpr size_t kMaxBatchRecords = 5000;
+
+// workers.createBatch {workers: [create arguments…]}: each record is checked and created
+// or refused on its own — all-or-nothing per record, not per batch — and the reply lists
+// every outcome in request order. The writes go to the catalog side by side (it runs
+// writes to different sids concurrently, each checked and compare-and-set as in
+// workers.create), so the store commits those that arrive together in one transaction.
+void WorkersCreateBatch(Admin& admin, const json& args, Done done) {
+  if (Status s = OnlyKnown(args, {"workers"}, "", "workers.createBatch"); !s.ok()) return done(s);
+  const json* list = Arg(args, "workers");
+  if (!list) return done(Invalid("workers", "required (an array of workers.create arguments)"));
+  if (!list->is_array()) return done(Invalid("workers", std::string("expected an array, got ") + list->type_name()));
+  if (list->size() > kMaxBatchRecords)
+    return done(Invalid("workers", std::to_string(list->size()) + " records; at most " +
+                                       std::to_string(kMaxBatchRecords) + " per request"));
+  struct Gather {
+    json results = json::array();
+    size_t pending = 0;
+    size_t created = 0;
+  };
+  auto g = std::make_shared<Gather>();
+  auto finish = [done](const Gather& gather) {
+    done(json{{"created", gather.created},
+              {"failed", gather.results.size() - gather.created},
+              {"results", gather.results}});
+  };
+  auto failure = [](const Status& s) {
+    return json{{"ok", false}, {"error", {{"code", ErrorCode(s)}, {"message", s.message()}}}};
+  };
+  std::vector<std::pair<size_t, NewWorker>> requests;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& one = (*list)[i];
+    const std::string prefix = "workers[" + std::to_string(i) + "].";
+    g->results.push_back(nullptr);
+    if (!one.is_object()) {
+      g->results[i] = failure(Invalid(prefix.substr(0, prefix.size() - 1), std::string("expected an object, got ") +
+                                                                                one.type_name()));
+      continue;
+    }
+    if (Status s = OnlyKnown(one, JsonFieldNames(FieldUse::kCreate), prefix, "workers.createBatch"); !s.ok()) {
+      g->results[i] = failure(s);
+      continue;
+    }
+    auto fields = ParseOverrides(one, prefix);
+    if (!fields.ok()) {
+      g->results[i] = failure(fields.status());
+      continue;
+    }
+    NewWorker request;
+    request.fields = std::move(*fields);
+    request.what = "created (batch)";
+    requests.emplace_back(i, std::move(request));
+  }
+  g->pending = requests.size();
+  if (g->pending == 0) return finish(*g);
+  for (auto& [i, request] : requests) {
+    Done one = ResultOnce([g, i = i, finish, failure](Result<json> r) {
+      if (r.ok()) {
+        g->results[i] = std::move(*r);
+        ++g->created;
+      } else {
+        g->results[i] = failure(r.status());
+      }
+      if (--g->pending == 0) finish(*g);
+    });
+    admin.AskCatalog(
+        one,
+        [one](const StoredWorker* worker) {
+          if (!worker) return one(Status::Internal("the worker catalog created a worker but answered no record"));
+          one(json{{"ok", true},
+                   {"sid", worker->record.sid},
+                   {"versionstamp", kv::FormatVersionstamp(worker->versionstamp)}});
+        },
+        cat_create_atom_v, std::move(request));
+  }
+}
+
 void WorkersUpdate(Admin& admin, const json& args, Done done) {
   if (Status s = OnlyKnown(args, {"sid", "versionstamp", "changes"}, "", "workers.update"); !s.ok()) return done(s);
   auto sid = RequiredSid(args);
@@ -216,6 +295,7 @@ void WorkersStopAll(Admin& admin, const json& args, Done done) {
 
 Ops WorkerOps() {
   return {{"workers.list", WorkersList},   {"workers.get", WorkersGet},         {"workers.create", WorkersCreate},
+          {"workers.createBatch", WorkersCreateBatch},
           {"workers.update", WorkersUpdate}, {"workers.delete", WorkersDelete}, {"workers.start", WorkersStart},
           {"workers.stop", WorkersStop},   {"workers.stopAll", WorkersStopAll}};
 }

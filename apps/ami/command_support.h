@@ -155,5 +155,6 @@ Status KvGet(Ctx&, Invocation&);
 Status KvSet(Ctx&, Invocation&);
 Status KvList(Ctx&, Invocation&);
 Status KvDelete(Ctx&, Invocation&);
+Status Backup(Ctx&, Invocation&);
 
 }  // namespace ami::shell::cmd

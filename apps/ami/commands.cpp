@@ -573,6 +573,21 @@ const std::vector<CommandSpec>& Commands() {
        {},
        CheckKvKey,
        KvDelete},
+      {"backup",
+       "FILE",
+       "copy the node's store to FILE while it runs",
+       "The node writes FILE itself, on its own machine and as its own user, with SQLite's\n"
+       "online backup: one consistent snapshot, taken without stopping anything. A relative\n"
+       "FILE is made absolute against this shell's directory. FILE must not exist (a backup\n"
+       "never replaces a file) and its directory must be writable by the node — under the\n"
+       "packaged service that is /var/lib/ami (e.g. /var/lib/ami/backups/). Restore with\n"
+       "`amid --restore FILE --config CONFIG` into a data dir without a store\n"
+       "(docs/operations.md).",
+       "Data",
+       {{"FILE", Kind::kText}},
+       {},
+       nullptr,
+       Backup},
       {"templates",
        "",
        "worker templates this node offers",

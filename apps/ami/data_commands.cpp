@@ -1,4 +1,7 @@
-// The catalog and data commands: templates, templates show, plugins, kv get|set|list|delete.
+// The catalog and data commands: templates, templates show, plugins, kv get|set|list|delete,
+// backup.
+#include <filesystem>
+
 #include "apps/ami/command_support.h"
 
 namespace ami::shell::cmd {
@@ -202,6 +205,22 @@ Status KvDelete(Ctx& c, Invocation& inv) {
     PrintJson(c, *r);
   else
     c.out << "Deleted " << KeyText(inv.prepared["key"]) << " from " << inv.Arg(0) << "\n";
+  return Status::OK();
+}
+
+Status Backup(Ctx& c, Invocation& inv) {
+  std::error_code ec;
+  const auto file = std::filesystem::absolute(inv.Arg(0), ec).lexically_normal();
+  if (ec) return Usage("FILE: cannot make \"" + inv.Arg(0) + "\" absolute: " + ec.message());
+  // A large store takes a while to copy; the node's own deadline for it is 30 minutes.
+  auto r = Call(c, "node.backup", {{"path", file.string()}}, std::chrono::minutes(31));
+  if (!r.ok()) return r.status();
+  if (c.opt.json) {
+    PrintJson(c, *r);
+    return Status::OK();
+  }
+  c.out << "Backup written to " << Str(*r, "path", file.string()) << " (" << FormatCount(Int(*r, "bytes"))
+        << " bytes in " << FormatDuration(Int(*r, "millis")) << ")\n";
   return Status::OK();
 }
 

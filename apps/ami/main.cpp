@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "ami/version.h"
 #include "apps/ami/admin_client.h"
 #include "apps/ami/commands.h"
 #include "apps/ami/repl.h"
@@ -205,7 +206,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (g.version) {
-    std::cout << "ami " << AMI_VERSION << "\n";
+    std::cout << ami::build_info::VersionText("ami");
     return kExitOk;
   }
   if (g.node.empty()) {

@@ -2,6 +2,12 @@
 //
 //   amid --config FILE        run a node
 //   amid --check-config FILE  validate FILE (and the scripts of declared workers); exit
+//   amid --version            the version, and those of V8, CAF and the plugin ABI
+//   amid --restore BACKUP --config FILE   put an `ami backup` file in place as the store
+//                             of FILE's node (its data dir holds none yet); exit
+//
+// Running, it tells systemd when it is ready, reloading and stopping (Type=notify), and
+// on SIGHUP re-applies FILE's declared workers (apps/amid/service.h).
 //
 // Exit codes: 0 ok; 1 cannot start (store, ports, …); 2 invalid configuration or usage.
 #include <signal.h>
@@ -15,6 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/local_node.h"
+#include "apps/amid/service.h"
+#include "ami/version.h"
 #include "runtime/config/config.h"
 #include "runtime/config/node_files.h"
 #include "runtime/config/plugin_dirs.h"
@@ -25,7 +33,9 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: amid --config FILE        run a node\n"
-    "       amid --check-config FILE  validate a configuration and exit\n";
+    "       amid --check-config FILE  validate a configuration and exit\n"
+    "       amid --restore BACKUP --config FILE  restore a backup into FILE's empty data dir and exit\n"
+    "       amid --version            print the versions of amid, V8, CAF and the plugin ABI\n";
 
 // Loads the configuration and checks the scripts of declared workers, printing every
 // problem as file:line:col: path: message.
@@ -64,7 +74,8 @@ int RunNode(ami::Config config, const sigset_t& signals) {
   // A new data dir is private (0700) from the start: it holds the store, the logs and
   // the admin token. One that exists is left alone and warned about below.
   ami::Status log_status = ami::CreatePrivateDataDir(config.node.data_dir);
-  if (log_status.ok()) log_status = ami::InitNodeLog(config.node.data_dir, config.log.level);
+  if (log_status.ok())
+    log_status = ami::InitNodeLog(config.node.data_dir, config.log.level, config.log.format, config.node.id);
   if (!log_status.ok()) {
     std::cerr << "amid: " << log_status.message() << "\n";
     return 1;
@@ -94,11 +105,21 @@ int RunNode(ami::Config config, const sigset_t& signals) {
     spdlog::shutdown();
     return 1;
   }
-  spdlog::info("node {} running with {} run slots; Ctrl-C or SIGTERM stops it", config.node.id,
-               (*node)->run_slots());
+  spdlog::info("node {} running with {} run slots; Ctrl-C or SIGTERM stops it, SIGHUP re-applies the declared workers",
+               config.node.id, (*node)->run_slots());
+  const std::string ready = "node " + config.node.id + " running";
+  ami::amid::NotifyReady(ready);
 
   int signo = 0;
-  sigwait(&signals, &signo);
+  for (;;) {
+    sigwait(&signals, &signo);
+    if (signo != SIGHUP) break;
+    spdlog::info("received SIGHUP, re-reading the declared workers of {}", config.file.string());
+    ami::amid::NotifyReloading();
+    ami::amid::ApplyReload(**node, config, LoadAndCheck(config.file.string()));
+    ami::amid::NotifyReady(ready);
+  }
+  ami::amid::NotifyStopping("stopping workers");
   spdlog::info("received {}, stopping workers", signo == SIGINT ? "SIGINT" : "SIGTERM");
   ami::Status stopped = (*node)->Shutdown(config.limits.stop_grace + std::chrono::seconds(5));
   if (!stopped.ok()) spdlog::error("{}", stopped.message());
@@ -118,7 +139,14 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // a reload (systemctl reload); never ends amid
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (argc == 5) {  // --restore BACKUP --config FILE, in either order
+    const std::string a = argv[1], c = argv[3];
+    if (a == "--restore" && c == "--config") return ami::amid::Restore(argv[2], argv[4]);
+    if (a == "--config" && c == "--restore") return ami::amid::Restore(argv[4], argv[2]);
+  }
 
   if (argc == 3 && (std::string(argv[1]) == "--config" || std::string(argv[1]) == "--check-config")) {
     const bool check_only = std::string(argv[1]) == "--check-config";
@@ -133,6 +161,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     return RunNode(std::move(*config), signals);
+  }
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << ami::build_info::VersionText("amid");
+    return 0;
   }
   if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::cout << kUsage;

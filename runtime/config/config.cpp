@@ -271,6 +271,12 @@ std::optional<std::string> ParseLogLevel(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::string> ParseLogFormat(std::string_view text) {
+  for (const char* format : {"text", "json"})
+    if (text == format) return std::string(text);
+  return std::nullopt;
+}
+
 // ---- the schema
 
 class ConfigReader {
@@ -482,9 +488,10 @@ class ConfigReader {
   }
 
   void ReadLog(const MapReader& top) {
-    MapReader m(ctx_, top.Field("log"), {"level", "worker_file_size", "worker_files", "ring_lines"});
+    MapReader m(ctx_, top.Field("log"), {"level", "format", "worker_file_size", "worker_files", "ring_lines"});
     LogSection& l = cfg_.log;
     m.Field("level").Enum(&l.level, ParseLogLevel, "trace|debug|info|warn|error");
+    m.Field("format").Enum(&l.format, ParseLogFormat, "text|json");
     m.Field("worker_file_size").Size(&l.worker_file_bytes, 1024);
     m.Field("worker_files").Int(&l.worker_files, 1, 20);
     m.Field("ring_lines").Int(&l.ring_lines, 0, 1000000);

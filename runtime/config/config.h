@@ -115,6 +115,9 @@ struct ExecutionSection {
 
 struct LogSection {
   std::string level = "info";             // trace|debug|info|warn|error
+  // The node log's lines (stderr and logs/node.log): "text" for people, "json" (one
+  // object a line: time, level, node, sid, message) for log shippers such as Loki.
+  std::string format = "text";            // text|json
   uint64_t worker_file_bytes = 10ull << 20;   // rotate each worker log at this size
   int worker_files = 5;                   // <sid>.log + .log.1 … .log.4
   int ring_lines = 1000;                  // recent lines kept in memory per worker

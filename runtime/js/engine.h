@@ -180,8 +180,10 @@ class Engine {
   void Terminate();
   HeapUsage heap_usage();
 
-  // Compiles `script` as a worker body without running it, in a throwaway context.
-  // For validating records before they are stored.
+  // Compiles `script` as a worker body without running it — in the process's syntax
+  // checker (syntax_checker.h: one long-lived isolate on its own thread), not in an
+  // isolate of its own — for validating records before they are stored. kScriptError
+  // with *error as Load would fill it; kAborted when the checker was too busy.
   static Status CheckSyntax(std::string_view script, ScriptError* error = nullptr);
 
   struct Impl;

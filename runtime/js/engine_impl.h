@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -90,5 +91,18 @@ struct Engine::Impl {
 // it reads once. Empty when V8 refuses (only when memory runs out).
 v8::MaybeLocal<v8::Object> MakeHostObject(Engine::Impl* self, v8::Local<v8::Context> ctx);
 v8::MaybeLocal<v8::Object> MakeFacts(Engine::Impl* self, v8::Local<v8::Context> ctx);
+
+// engine.cpp: compiles `script` as a worker body (the async-function wrapper, line
+// numbers the user's) without running it; on a syntax error fills *error (when given).
+// Engine::Load and the syntax checker (syntax_checker.h) both compile through it, so a
+// check reports exactly what loading the script would.
+v8::MaybeLocal<v8::Script> CompileWorker(v8::Isolate* isolate, v8::Local<v8::Context> ctx, std::string_view script,
+                                         ScriptError* error);
+
+// engine.cpp: call before making an isolate with this heap limit. Makes V8 place the
+// isolate's code range without reading /proc/self/maps (see the definition), which
+// otherwise makes each new isolate cost O(isolates alive). Thread-safe; cheap after the
+// first call for a limit.
+void SeedCodeRangeHint(uint64_t heap_limit);
 
 }  // namespace ami::js

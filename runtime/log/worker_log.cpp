@@ -9,9 +9,11 @@
 #include <spdlog/async_logger.h>
 #include <spdlog/details/thread_pool.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "runtime/base/clock.h"
+#include "runtime/log/json_log_format.h"
 #include "runtime/log/rotating_sink.h"
 
 namespace ami {
@@ -91,6 +93,7 @@ struct NodeCopy {
   std::mutex mu;
   std::shared_ptr<spdlog::logger> logger;  // guarded by mu
   const spdlog::logger* of = nullptr;      // guarded by mu
+  bool json = false;                       // guarded by mu; log.format json (json_log_format.h)
 };
 
 NodeCopy& NodeCopyState() {
@@ -98,11 +101,18 @@ NodeCopy& NodeCopyState() {
   return *copy;
 }
 
-std::shared_ptr<spdlog::logger> NodeLoggerForWorkers(const std::shared_ptr<spdlog::logger>& node) {
+// Where a worker's line goes in the node log, and whether that logger's sinks format
+// JSON (then the payload is sid, kWorkerSidSeparator, text).
+struct NodeCopyTarget {
+  std::shared_ptr<spdlog::logger> logger;
+  bool json = false;
+};
+
+NodeCopyTarget NodeLoggerForWorkers(const std::shared_ptr<spdlog::logger>& node) {
   NodeCopy& copy = NodeCopyState();
   std::lock_guard<std::mutex> lock(copy.mu);
-  if (copy.logger && copy.of == node.get()) return copy.logger;
-  return node;
+  if (copy.logger && copy.of == node.get()) return {copy.logger, copy.json};
+  return {node, false};
 }
 
 bool QueueFull() { return SharedPool()->queue_size() >= kWorkerQueueLimit; }
@@ -252,12 +262,16 @@ void WorkerLog::Write(LogLevel level, std::string_view message) {
   }
   auto node = spdlog::default_logger();
   if (node) {
-    auto out = NodeLoggerForWorkers(node);
-    const std::string prefix = "worker " + sid_.substr(0, 8) + ": [";
+    auto [out, json] = NodeLoggerForWorkers(node);
+    // JSON lines carry the level and the whole sid as fields; text ones in the prefix.
+    auto copied = [&](LogLevel lvl, const std::string& what) {
+      if (json) return sid_ + kWorkerSidSeparator + what;
+      return "worker " + sid_.substr(0, 8) + ": [" + ToString(lvl) + "] " + what;
+    };
     if (dropped_before > 0 && node->should_log(spdlog::level::warn))
-      out->log(spdlog::level::warn, View(prefix + "WARN] " + std::to_string(dropped_before) +
-                                         " log lines dropped (the log queue was full)"));
-    if (node->should_log(spd_level)) out->log(spd_level, View(prefix + ToString(level) + "] " + text));
+      out->log(spdlog::level::warn, View(copied(LogLevel::kWarn, std::to_string(dropped_before) +
+                                                                   " log lines dropped (the log queue was full)")));
+    if (node->should_log(spd_level)) out->log(spd_level, View(copied(level, text)));
   }
 }
 
@@ -277,7 +291,8 @@ void WorkerLog::Flush() {
   if (file_logger_) file_logger_->flush();
 }
 
-Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level) {
+Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level, const std::string& format,
+                   const std::string& node_id) {
   static const std::pair<const char*, spdlog::level::level_enum> kLevels[] = {
       {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
       {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
@@ -288,21 +303,31 @@ Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& lev
   if (!parsed)
     return Status::InvalidArgument("log.level: \"" + level +
                                    "\" is not one of trace|debug|info|warn|error");
+  if (format != "text" && format != "json")
+    return Status::InvalidArgument("log.format: \"" + format + "\" is not one of text|json");
+  const bool json = format == "json";
 
   const auto dir = data_dir / "logs";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("node log: cannot create " + dir.string() + ": " + ec.message());
   try {
-    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    // JSON lines go to stderr uncoloured: under systemd that is the journal, and a
+    // shipper reading it wants the same objects as node.log holds.
+    spdlog::sink_ptr console;
+    if (json) console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    else console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     auto file = std::make_shared<RotatingFileSink>(dir / "node.log", kNodeLogBytes, kNodeLogBackups);
     spdlog::sinks_init_list sinks{console, file};
     auto logger = std::make_shared<spdlog::async_logger>("ami", sinks, SharedPool(),
                                                          spdlog::async_overflow_policy::block);
-    logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%eZ] [%^%l%$] %v", spdlog::pattern_time_type::utc);
+    // The formatter is the sinks' (set on each), so it also formats the worker copies
+    // the second logger below writes into them.
+    if (json) logger->set_formatter(std::make_unique<JsonLogFormatter>(node_id));
+    else logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%eZ] [%^%l%$] %v", spdlog::pattern_time_type::utc);
     logger->set_level(*parsed);
     logger->flush_on(spdlog::level::warn);
-    auto copy = std::make_shared<spdlog::async_logger>("ami-workers", sinks, SharedPool(),
+    auto copy = std::make_shared<spdlog::async_logger>(kWorkerCopyLoggerName, sinks, SharedPool(),
                                                        spdlog::async_overflow_policy::overrun_oldest);
     copy->set_level(spdlog::level::trace);   // the node logger's level is checked first
     {
@@ -310,6 +335,7 @@ Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& lev
       std::lock_guard<std::mutex> lock(state.mu);
       state.logger = std::move(copy);
       state.of = logger.get();
+      state.json = json;
     }
     spdlog::set_default_logger(std::move(logger));
     spdlog::flush_every(std::chrono::seconds(1));

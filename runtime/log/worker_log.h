@@ -67,7 +67,8 @@ class WorkerLog {
 
   // "[<IsoTime>] [LEVEL] message", with trailing newlines dropped, the message cut at
   // max_line and its control characters escaped (see above). The node log gets
-  // "worker <first 8 chars of sid>: [LEVEL] message" at the same level.
+  // "worker <first 8 chars of sid>: [LEVEL] message" at the same level (in JSON format
+  // the message alone, with the whole sid in its own field).
   void Write(LogLevel level, std::string_view message);
   // Lines dropped because the log queue was full (since Open).
   uint64_t dropped() const;
@@ -96,13 +97,17 @@ class WorkerLog {
 // `message` with control characters escaped as WorkerLog::Write does (exposed for tests).
 std::string EscapeLogMessage(std::string_view message);
 
-// Sets up the node log: stderr (colored) plus <data_dir>/logs/node.log (async, rotated at
-// 10 MB into node.log.1 … .4), installed as spdlog's default logger, pattern
-// "[2026-11-29T02:05:30.123Z] [info] message" (UTC). `level` is trace|debug|info|warn|
-// error; anything else is InvalidArgument "log.level: \"x\" is not one of ...". Flushed
-// on warn and every second. Called once by amid (calling again replaces it). The node
-// logger itself waits for queue room (the node's own lines are never dropped); worker
-// lines reach the same files through a second logger that drops instead.
-Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level);
+// Sets up the node log: stderr plus <data_dir>/logs/node.log (async, rotated at
+// 10 MB into node.log.1 … .4), installed as spdlog's default logger. `format` "text":
+// "[2026-11-29T02:05:30.123Z] [info] message" (UTC; colored on stderr); "json": one
+// object a line with time, level, node (= `node_id`), sid and message, on both
+// (runtime/log/json_log_format.h). `level` is trace|debug|info|warn|error; anything
+// else is InvalidArgument "log.level: \"x\" is not one of ...", and a format other
+// than text|json "log.format: …" (nothing changes then). Flushed on warn and every
+// second. Called once by amid (calling again replaces it). The node logger itself waits
+// for queue room (the node's own lines are never dropped); worker lines reach the same
+// files through a second logger that drops instead.
+Status InitNodeLog(const std::filesystem::path& data_dir, const std::string& level,
+                   const std::string& format = "text", const std::string& node_id = "");
 
 }  // namespace ami

@@ -670,7 +670,8 @@ Result<CommitResult> Store::Commit(Space space, const std::vector<Check>& checks
   return result;
 }
 
-Result<std::vector<Result<CommitResult>>> Store::CommitBatch(const std::vector<AtomicOperation>& operations) {
+Result<std::vector<Result<CommitResult>>> Store::CommitBatch(
+    const std::vector<AtomicOperation>& operations, const std::vector<std::pair<std::string, std::string>>& meta) {
   std::vector<Result<CommitResult>> results;
   results.reserve(operations.size());
   std::vector<std::optional<EncodedKeys>> keys(operations.size());
@@ -685,9 +686,10 @@ Result<std::vector<Result<CommitResult>>> Store::CommitBatch(const std::vector<A
       results.emplace_back(encoded.status());
     }
   }
-  if (!any_valid) return results;
+  if (!any_valid && meta.empty()) return results;
 
-  const std::string op = "commit batch of " + std::to_string(operations.size());
+  const std::string op = "commit batch of " + std::to_string(operations.size()) +
+                         (meta.empty() ? std::string() : " and " + std::to_string(meta.size()) + " meta rows");
   const int64_t now = WallMillis();
   Impl::Transaction txn(impl_.get());
   if (Status s = txn.Begin(op); !s.ok()) return s;
@@ -698,6 +700,14 @@ Result<std::vector<Result<CommitResult>>> Store::CommitBatch(const std::vector<A
     // A SQLite failure fails the whole batch: the transaction rolls back.
     if (!result.ok()) return result.status();
     results[i] = std::move(result);
+  }
+  for (const auto& [name, value] : meta) {
+    auto stmt = impl_->Prepare(kSetMeta);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.BindText(1, name);
+    s.BindText(2, value);
+    if (s.Step() != SQLITE_DONE) return impl_->SqlError(op + ": set meta \"" + name + "\"");
   }
   if (Status s = txn.Commit(op); !s.ok()) return s;
   return results;

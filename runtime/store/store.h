@@ -148,8 +148,11 @@ class Store {
   // versionstamp; invalid input or a failed check affects only that operation, and
   // later operations see the writes of earlier ones. A SQLite error fails the whole
   // batch (nothing written) and is the returned Status. Meant for the store actor
-  // to drain its mailbox of writes at once.
-  Result<std::vector<Result<CommitResult>>> CommitBatch(const std::vector<AtomicOperation>& operations);
+  // to drain its mailbox of writes at once. `meta` rows (SetMeta's name, value) are
+  // written in the same transaction, after the operations, so they share the fsync.
+  Result<std::vector<Result<CommitResult>>> CommitBatch(
+      const std::vector<AtomicOperation>& operations,
+      const std::vector<std::pair<std::string, std::string>>& meta = {});
   // Shorthands for a one-mutation commit; return the new versionstamp.
   Result<uint64_t> Set(Space space, const Key& key, std::string value,
                        std::optional<int64_t> expire_in_ms = std::nullopt);

@@ -15,6 +15,7 @@
 
 #include "actors/messages.h"
 #include "transport/caf_tls.h"
+#include "trials/checkers.h"
 
 namespace ami::test {
 
@@ -149,7 +150,7 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) 
         "admin:\n  listen: 127.0.0.1:" + std::to_string(n.admin_port) + "\n  token: " + kToken + "\n" +
         "limits: { stop_grace: 500ms }\n"
         "plugins: { dirs: [\"" + (BinaryDir() / "plugins").string() + "\"] }\n" +
-        "exchanges:\n  bybit: { connector: paper }\n" + options_.extra_yaml;
+        options_.exchanges_yaml + options_.extra_yaml;
     WriteFile(n.config, yaml);
   }
 }
@@ -303,24 +304,7 @@ std::vector<Span> ReadSpans(const std::vector<std::filesystem::path>& data_dirs,
 
 std::vector<std::string> CheckSpans(std::vector<Span> spans) {
   std::vector<std::string> problems;
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
-  auto show = [](const Span& s) {
-    return s.node + " term " + std::to_string(s.term) + " [" + std::to_string(s.start) + ", " + std::to_string(s.end) + "]";
-  };
-  for (size_t i = 0; i < spans.size(); ++i) {
-    for (size_t j = i + 1; j < spans.size() && spans[j].start < spans[i].end; ++j) {
-      if (spans[j].node != spans[i].node) problems.push_back("overlap: " + show(spans[i]) + " and " + show(spans[j]));
-    }
-  }
-  // Terms only grow: once a node ran with term T, no other node runs with a term ≤ T later.
-  for (size_t i = 0; i < spans.size(); ++i) {
-    for (size_t j = i + 1; j < spans.size(); ++j) {
-      if (spans[j].node != spans[i].node && spans[j].term <= spans[i].term) {
-        problems.push_back("term went back: " + show(spans[i]) + " then " + show(spans[j]));
-        break;
-      }
-    }
-  }
+  for (const auto& v : trials::CheckLeases(std::move(spans))) problems.push_back(v.message);
   return problems;
 }
 

@@ -15,6 +15,7 @@
 
 #include "tests/support/test_support.h"
 #include "transport/credentials.h"
+#include "trials/history.h"
 
 namespace ami::test {
 
@@ -47,6 +48,8 @@ struct ClusterOptions {
   // client can reach node 0 only (single-node tests).
   bool tls = true;
   std::string extra_yaml;                 // appended to every node's config
+  // The exchanges: section of every node (the fault trials point bybit at ami-exchange-sim).
+  std::string exchanges_yaml = "exchanges:\n  bybit: { connector: paper }\n";
   // Per node extra cluster keys (e.g. "  lease_clock_rate: 0.3\n"), by index; may be shorter.
   std::vector<std::string> extra_cluster_yaml;
   // Per node, by index, may be shorter: a node id instead of "n<i+1>" (data directories
@@ -103,16 +106,13 @@ class TestCluster {
 
 // The lease checker: every leader-mode iteration a test worker ran, as its script logged
 // it ("SPAN <node> <term> <start ms> <end ms>"), from every node's worker log.
-struct Span {
-  std::string node;
-  uint64_t term = 0;
-  int64_t start = 0;
-  int64_t end = 0;
-};
+// {node, term, start, end}: the fault trials' span (trials/history.h).
+using Span = trials::Span;
 std::vector<Span> ReadSpans(const std::vector<std::filesystem::path>& data_dirs, const std::string& sid);
 // Violations of "at most one leader at a time": two spans of different nodes that overlap
 // in time, or a node's span with a lower term starting after another node's higher-term
-// span began (terms only grow). Empty when the history is safe.
+// span began (terms only grow). Empty when the history is safe. The messages of
+// trials::CheckLeases (trials/checkers.h), which holds the logic.
 std::vector<std::string> CheckSpans(std::vector<Span> spans);
 
 // The span of `sid` that started last, on any node (node_id empty) or on that node.

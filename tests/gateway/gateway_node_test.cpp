@@ -9,6 +9,7 @@
 #include <set>
 
 #include "actors/local_node.h"
+#include "ami/version.h"
 #include "runtime/base/clock.h"
 #include "tests/gateway/http_client.h"
 #include "tests/support/local_node_start.h"
@@ -279,7 +280,7 @@ TEST_CASE("gateway node: /metrics passes promtool and its counters move with rea
   auto before = Must(Fetch(port, "GET", "/metrics"));
   REQUIRE(before.status == 200);
   CHECK(before.Header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
-  CHECK(test::MetricSample(before.body, "ami_node_info{node=\"s-0001\",version=\"" AMI_TEST_VERSION "\"}") == 1);
+  CHECK(test::MetricSample(before.body, "ami_node_info{node=\"s-0001\",version=\"" + std::string(build_info::kVersion) + "\"}") == 1);
   CHECK(test::MetricSample(before.body, "ami_run_queue_slots") == node->run_slots());
 
   const std::string sid = Body(Must(Fetch(port, "POST", "/api/v1/workers", kAuth,

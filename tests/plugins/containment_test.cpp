@@ -2,6 +2,10 @@
 // slowly (the test-faulty fixture, tests/plugins/fixtures/faulty_plugin.cpp) never takes
 // the node down nor holds up another exchange's calls, every call answers by its
 // deadline, and a call queued past the caller's lease never reaches the connector.
+// Asynchronous calls (ABI 2, issue 13; the test-async fixture, async_plugin.cpp) hold no
+// bulkhead thread while they wait, answer once whatever the plugin does, and a stopping
+// worker's stream ends with ExchangeClosedByUser its script can catch. Over 600 lines: one
+// suite for every containment rule, sharing its Harness and Bench fixtures.
 //
 // Worker actors are spawned directly (as the node actor does), so leader-mode tests
 // control the grant. Waits are deadlines (Eventually), never sleeps; nothing asserts
@@ -11,7 +15,11 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+
 #include <mutex>
+#include <sstream>
+#include <thread>
 
 #include "actors/exchange_access.h"
 #include "actors/messages.h"
@@ -46,6 +54,7 @@ exchanges:
   other: { connector: test-faulty, timeout: 10s, threads: 1 }
   lane: { connector: test-faulty, timeout: 30s, threads: 1 }
   paper: { connector: paper }
+  streams: { connector: test-async, timeout: 30s }
   broken: { connector: test-faulty, describe_throws: true }
   uncreatable: { connector: test-faulty, create_throws: "true" }
 )YAML";
@@ -117,23 +126,27 @@ bool Contains(const std::string& text, const std::string& part) { return text.fi
 
 // A plain bulkhead over a fresh fixture connector (no actors), with its own options.
 struct Bench {
+  std::string plugin_id;
   plugins::PluginRegistry registry;
   std::shared_ptr<plugin::ExchangeConnector> connector;
   std::unique_ptr<ExchangeBulkhead> bulkhead;
 
-  Bench(int threads, size_t queue, std::chrono::milliseconds timeout) {
+  Bench(int threads, size_t queue, std::chrono::milliseconds timeout, std::string plugin = "test-faulty")
+      : plugin_id(std::move(plugin)) {
     registry.LoadPath(AMI_FAULTY_PLUGIN_DIR);
-    auto made = registry.CreateConnector("test-faulty", json::object());
+    auto made = registry.CreateConnector(plugin_id, json::object());
     REQUIRE(made.ok());
     connector = *made;
-    bulkhead = std::make_unique<ExchangeBulkhead>(ExchangeBulkhead::Options{"bench", "test-faulty", threads, queue, timeout, nullptr},
+    bulkhead = std::make_unique<ExchangeBulkhead>(ExchangeBulkhead::Options{"bench", plugin_id, threads, queue, timeout, nullptr},
                                                   connector);
   }
   ~Bench() {
-    connector->Call({}, "release", "[]");
+    if (plugin_id == "test-faulty") connector->Call({}, "release", "[]");
     bulkhead.reset();
   }
-  json Direct(const std::string& method) { return json::parse(connector->Call({}, method, "[]").json); }
+  json Direct(const std::string& method, const std::string& args = "[]") {
+    return json::parse(connector->Call({}, method, args).json);
+  }
   int Count(const std::string& method) { return Direct("counts").value(method, 0); }
 
   // Submits a call; its answer lands in the returned slot.
@@ -141,6 +154,7 @@ struct Bench {
     std::mutex mu;
     std::optional<plugin::CallResult> result;
     int answers = 0;  // `done` must run exactly once
+    std::thread::id thread;  // where `done` ran
     std::optional<plugin::CallResult> Get() {
       std::lock_guard<std::mutex> lock(mu);
       return result;
@@ -149,12 +163,16 @@ struct Bench {
       std::lock_guard<std::mutex> lock(mu);
       return answers;
     }
+    std::thread::id Thread() {
+      std::lock_guard<std::mutex> lock(mu);
+      return thread;
+    }
   };
   std::shared_ptr<Slot> Submit(const std::string& method, std::shared_ptr<const LeaseGate> lease = nullptr,
-                               const std::string& args = "[]") {
+                               const std::string& args = "[]", const std::string& sid = "w-bench") {
     auto slot = std::make_shared<Slot>();
     ExchangeCallTask task;
-    task.ctx.worker_sid = "w-bench";
+    task.ctx.worker_sid = sid;
     task.ctx.term = 3;
     task.method = method;
     task.args_json = args;
@@ -163,6 +181,7 @@ struct Bench {
       std::lock_guard<std::mutex> lock(slot->mu);
       ++slot->answers;
       slot->result = std::move(r);
+      slot->thread = std::this_thread::get_id();
     };
     bulkhead->Submit(std::move(task));
     return slot;
@@ -440,4 +459,186 @@ TEST_CASE("a stopping leader quits only after its exchange calls finished; queue
   // The queued call was refused when its turn came: the worker had stopped.
   CHECK(h.Count("lane", "fetchTicker") == 0);
   CHECK(h.Exchange("lane").bulkhead->counters().refused_lease == 1);
+}
+
+// ---- asynchronous calls (ABI 2) -------------------------------------------------------
+
+TEST_CASE("an asynchronous call holds no bulkhead thread while it waits and completes from a plugin thread", "[contain][async]") {
+  Bench b(1, 64, 30s, "test-async");
+  std::vector<std::shared_ptr<Bench::Slot>> watches;
+  for (int i = 0; i < 10; ++i) watches.push_back(b.Submit("watchTicker", nullptr, R"(["BTC/USDT"])"));
+  REQUIRE(Eventually([&] { return b.Direct("waiting") == 10; }));
+  CHECK(b.bulkhead->counters().waiting == 10);
+  // The bulkhead's one thread is free: a synchronous call answers while the 10 wait.
+  auto now = b.Submit("now");
+  REQUIRE(Eventually([&] { return now->Get().has_value(); }));
+  REQUIRE(now->Get()->ok);
+  CHECK(json::parse(now->Get()->json)["now"] == true);
+  // A call completed later by the plugin's own thread, not the pool's.
+  auto later = b.Submit("later", nullptr, "[20]");
+  REQUIRE(Eventually([&] { return later->Get().has_value(); }));
+  REQUIRE(later->Get()->ok);
+  CHECK(json::parse(later->Get()->json)["later"] == 20);
+  CHECK(later->Thread() != now->Thread());
+  for (auto& w : watches) CHECK_FALSE(w->Get().has_value());
+  // The update comes: every waiting call answers, once.
+  CHECK(b.Direct("push", "[42]") == 10);
+  REQUIRE(Eventually([&] {
+    for (auto& w : watches)
+      if (!w->Get()) return false;
+    return true;
+  }));
+  for (auto& w : watches) {
+    CHECK(w->Answers() == 1);
+    CHECK(w->Get()->ok);
+    CHECK(json::parse(w->Get()->json) == json{{"symbol", "BTC/USDT"}, {"last", 42}});
+  }
+  auto c = b.bulkhead->counters();
+  CHECK(c.sent == 12);
+  CHECK(c.answered == 12);
+  CHECK(c.waiting == 0);
+  CHECK(c.timed_out == 0);
+}
+
+TEST_CASE("an asynchronous call past its deadline gets RequestTimeout once; its late completion is dropped", "[contain][async]") {
+  Bench b(1, 8, 200ms, "test-async");
+  auto watch = b.Submit("watchTicker", nullptr, R"(["BTC/USDT"])");
+  REQUIRE(Eventually([&] { return watch->Get().has_value(); }));
+  CHECK(watch->Get()->error_class == "RequestTimeout");
+  CHECK(Contains(watch->Get()->message, "bench.watchTicker: no answer within the 200 ms timeout"));
+  CHECK(Contains(watch->Get()->message, "is waiting for the exchange"));
+  // The connector still holds it; its completion now comes too late.
+  CHECK(b.Direct("push", "[7]") == 1);
+  REQUIRE(Eventually([&] { return b.bulkhead->counters().late == 1; }));
+  CHECK(watch->Answers() == 1);
+  CHECK(watch->Get()->error_class == "RequestTimeout");
+  auto c = b.bulkhead->counters();
+  CHECK(c.timed_out == 1);
+  CHECK(c.answered == 0);
+  CHECK(c.waiting == 0);
+}
+
+TEST_CASE("an exception from CallAsync becomes ExchangeError; a plugin's second completion is ignored", "[contain][async]") {
+  Bench b(1, 8, 30s, "test-async");
+  // Through the loader directly: `done` runs once, whatever the plugin does.
+  std::mutex mu;
+  std::map<std::string, std::vector<plugin::CallResult>> got;
+  auto call = [&](const std::string& method) {
+    plugins::CallConnectorAsync(*b.connector, "test-async", {}, method, "[]", [&, method](plugin::CallResult r) {
+      std::lock_guard<std::mutex> lock(mu);
+      got[method].push_back(std::move(r));
+    });
+  };
+  auto results = [&](const std::string& method) {
+    std::lock_guard<std::mutex> lock(mu);
+    return got[method];
+  };
+  for (const char* m : {"throwAsync", "throwAfterAnswer", "twice", "noClass"}) call(m);
+  REQUIRE(Eventually([&] { return results("noClass").size() == 1; }));
+  REQUIRE(results("throwAsync").size() == 1);
+  CHECK(results("throwAsync")[0].error_class == "ExchangeError");
+  CHECK(results("throwAsync")[0].message == "plugin 'test-async' failed in Call(throwAsync): async fixture exploded");
+  REQUIRE(results("throwAfterAnswer").size() == 1);  // its answer stands; the exception is only logged
+  CHECK(results("throwAfterAnswer")[0].ok);
+  REQUIRE(results("twice").size() == 1);
+  CHECK(results("twice")[0].ok);
+  CHECK(json::parse(results("twice")[0].json)["n"] == 1);
+  CHECK(results("noClass")[0].error_class == "ExchangeError");  // a failure without a class
+  CHECK(results("noClass")[0].message == "failed without a class");
+
+  // Through the bulkhead: the same, and its thread keeps serving.
+  auto thrown = b.Submit("throwAsync");
+  auto twice = b.Submit("twice");
+  auto after = b.Submit("now");
+  REQUIRE(Eventually([&] { return thrown->Get() && twice->Get() && after->Get(); }));
+  CHECK(thrown->Get()->error_class == "ExchangeError");
+  CHECK(thrown->Get()->message == "plugin 'test-async' failed in Call(throwAsync): async fixture exploded");
+  CHECK(twice->Get()->ok);
+  CHECK(after->Get()->ok);
+  CHECK(StaysFalse([&] { return twice->Answers() != 1 || thrown->Answers() != 1; }, 100ms));
+  CHECK(b.bulkhead->counters().answered == 3);
+  CHECK(b.bulkhead->counters().late == 0);
+}
+
+TEST_CASE("CancelWorker reaches the connector and ends that worker's waiting calls with ExchangeClosedByUser", "[contain][async]") {
+  Bench b(1, 8, 30s, "test-async");
+  auto mine = b.Submit("watchTicker", nullptr, R"(["BTC/USDT"])", "w-mine");
+  auto other = b.Submit("watchTicker", nullptr, R"(["ETH/USDT"])", "w-other");
+  REQUIRE(Eventually([&] { return b.Direct("waiting") == 2; }));
+  b.bulkhead->CancelWorker("w-mine");
+  REQUIRE(Eventually([&] { return mine->Get().has_value(); }));
+  CHECK(mine->Get()->error_class == "ExchangeClosedByUser");
+  CHECK(Contains(mine->Get()->message, "worker w-mine stopped"));
+  CHECK(b.Direct("cancels") == json::array({"w-mine"}));
+  // Another worker's stream goes on.
+  CHECK_FALSE(other->Get().has_value());
+  CHECK(b.Direct("waiting") == 1);
+  // A CancelWorker that throws is contained.
+  CHECK_NOTHROW(b.bulkhead->CancelWorker("explode"));
+  CHECK(b.Direct("push", "[3]") == 1);
+  REQUIRE(Eventually([&] { return other->Get().has_value(); }));
+  CHECK(other->Get()->ok);
+  CHECK(mine->Answers() == 1);
+  CHECK(b.bulkhead->counters().answered == 2);
+}
+
+namespace {
+// Waits on a stream; logs what ended the wait.
+constexpr const char* kWatcherScript = R"JS(
+  const ex = new Stels.runtime.cex.streams();
+  try {
+    const t = await ex.watchTicker('BTC/USDT');
+    logger.info('ticker', t.last);
+  } catch (e) {
+    logger.info('caught', e.constructor.name, e instanceof ccxt.ExchangeError, shouldStop());
+  }
+)JS";
+}  // namespace
+
+TEST_CASE("a stopping worker's stream await rejects with ExchangeClosedByUser its script catches", "[contain][async]") {
+  Harness h;
+  auto record = Record(kWatcherScript, WorkerMode::kLoop);
+  auto worker = h.Spawn(record);
+  REQUIRE(Eventually([&] { return h.Direct("streams", "waiting") == 1; }));
+  h.Stop(worker);
+  REQUIRE(Eventually([&] { return h.Stats(record.sid).status == "stopped"; }));
+  const std::string log = h.Log(record.sid);
+  INFO(log);
+  CHECK(Contains(log, "caught ExchangeClosedByUser true true"));
+  CHECK_FALSE(Contains(log, "grace period"));
+  CHECK(h.Direct("streams", "cancels") == json::array({record.sid}));
+  CHECK(h.Direct("streams", "waiting") == 0);
+}
+
+TEST_CASE("amid: a declared worker waiting on a stream catches ExchangeClosedByUser on SIGTERM", "[contain][async][amid]") {
+  TempDir dir;
+  ami::test::WriteFile(dir / "node.yaml", std::string("node: { id: s-0001, data_dir: ./data }\n"
+                                                      "limits: { stop_grace: 10s }\n"
+                                                      "plugins: { dirs: [\"" AMI_FAULTY_PLUGIN_DIR "\"] }\n"
+                                                      "exchanges:\n"
+                                                      "  streams: { connector: test-async, timeout: 60s }\n"
+                                                      "workers:\n"
+                                                      "  - name: watcher\n"
+                                                      "    script: |\n") +
+                                              [] {
+                                                std::string indented;
+                                                std::string line;
+                                                std::istringstream in(kWatcherScript);
+                                                while (std::getline(in, line)) indented += "      " + line + "\n";
+                                                return indented;
+                                              }());
+  ami::test::ChildProcess amid((ami::test::BinaryDir() / "apps" / "amid").string(),
+                               {"--config", (dir / "node.yaml").string()}, dir / "amid.out");
+  REQUIRE(Eventually([&] { return Contains(amid.Output(), "test-async: watchTicker waiting for worker"); },
+                     std::chrono::seconds(60)));
+  amid.Signal(SIGTERM);
+  // Without the cancel the watch would outlive the 10 s grace and the script be terminated.
+  CHECK(amid.Wait(std::chrono::seconds(30)) == 0);
+  std::string worker_log;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "data" / "logs" / "workers"))
+    if (e.path().extension() == ".log") worker_log += ami::test::ReadFile(e.path());
+  INFO(amid.Output());
+  INFO(worker_log);
+  CHECK(Contains(worker_log, "caught ExchangeClosedByUser true true"));
+  CHECK_FALSE(Contains(worker_log, "grace period"));
 }

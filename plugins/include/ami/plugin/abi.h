@@ -17,7 +17,9 @@
 namespace ami::plugin {
 
 // Version 1: Plugin / ConnectorFactory / ExchangeConnector / TemplatePack as first released.
-inline constexpr std::uint32_t kAbiVersion = 1;
+// Version 2: ExchangeConnector::CallAsync and ::CancelWorker (streams that hold no host
+//            thread while they wait; see exchange_connector.h).
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 // Exported by every plugin (see export.h):
 //   ami_plugin_abi_version  -> const std::uint32_t           (must equal kAbiVersion)

@@ -24,6 +24,10 @@ struct MethodSpec {
 //   fetchBalance          -> {info, timestamp, datetime, free:{}, used:{}, total:{}, <CCY>:{free, used, total}}
 //   create*Order, cancelOrder, fetchOrder                -> order
 //   cancelAllOrders, fetchOrders, fetchOpenOrders, fetchClosedOrders -> [order]
+// CCXT Pro streams (asynchronous: ExchangeConnector::CallAsync, ConnectorBase::Watch).
+// Each call completes with the next update the calling worker has not seen yet:
+//   watchTicker -> ticker      watchOrderBook -> order book (as fetchOrderBook)
+//   watchTrades -> [trade]     watchOrders    -> [order]   (what arrived since its last call)
 inline constexpr MethodSpec kCcxtMethods[] = {
     {"loadMarkets", {"reload", "params"}, 0, false},
     {"fetchMarkets", {"params"}, 0, false},
@@ -47,6 +51,10 @@ inline constexpr MethodSpec kCcxtMethods[] = {
     {"fetchOpenOrders", {"symbol", "since", "limit", "params"}, 0, true},
     {"fetchClosedOrders", {"symbol", "since", "limit", "params"}, 0, true},
     {"fetchMyTrades", {"symbol", "since", "limit", "params"}, 0, true},
+    {"watchTicker", {"symbol", "params"}, 1, false},
+    {"watchOrderBook", {"symbol", "limit", "params"}, 1, false},
+    {"watchTrades", {"symbol", "since", "limit", "params"}, 1, false},
+    {"watchOrders", {"symbol", "since", "limit", "params"}, 0, true},
 };
 
 // The spec of a CCXT method, nullptr when `name` is not one.
@@ -54,6 +62,11 @@ constexpr const MethodSpec* FindCcxtMethod(std::string_view name) {
   for (const auto& m : kCcxtMethods)
     if (name == m.name) return &m;
   return nullptr;
+}
+
+// A CCXT Pro stream method (watch*): answered asynchronously, when an update arrives.
+constexpr bool IsCcxtStreamMethod(std::string_view name) {
+  return name.substr(0, 5) == "watch" && FindCcxtMethod(name) != nullptr;
 }
 
 }  // namespace ami::plugin

@@ -1,6 +1,6 @@
 // ConnectorBase: the convenient way to write an ExchangeConnector. It lives entirely in
 // this header, so it is compiled into the plugin and is NOT part of the ABI: the host
-// only ever sees ExchangeConnector::Describe() and ::Call().
+// only ever sees ExchangeConnector::Describe(), ::Call(), ::CallAsync() and ::CancelWorker().
 //
 // Derive from it, return your metadata and `has` map, and override the CCXT methods you
 // support (typed arguments, nlohmann::json results). Report errors by throwing
@@ -11,11 +11,21 @@
 // Convenience CCXT methods are mapped for you: createLimitOrder, createMarketOrder,
 // createLimitBuyOrder, createLimitSellOrder, createMarketBuyOrder, createMarketSellOrder
 // all call createOrder(symbol, type, side, amount, price, params).
+//
+// Streams (CCXT Pro `watch*`, listed in ccxt.h): CallAsync() checks the arguments, runs
+// beforeCall(), then hands the call to Watch() with its completion — register it in a
+// net::StreamHub and return; the stream thread completes it. Every other method keeps the
+// synchronous path (Call()). An exception out of Watch() (or the argument checks) becomes
+// an error completion, and the completion runs at most once whatever Watch() did with it
+// (so a Watch that registered `done` and then threw is answered once). afterCall() does
+// not run for streams. Override CancelWorker() to forward to your hub.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -169,22 +179,46 @@ class ConnectorBase : public ExchangeConnector {
   CallResult Call(const CallContext& ctx, const std::string& method,
                   const std::string& args_json) final {
     try {
-      Json args = args_json.empty() ? Json::array() : Json::parse(args_json);
-      if (args.is_null()) args = Json::array();
-      if (!args.is_array())
-        return CallResult::Error(errc::kBadRequest,
-                                 method + ": arguments must be a JSON array");
-      Json out = Dispatch(ctx, method, std::move(args));
+      if (IsCcxtStreamMethod(method))
+        throw CcxtError(errc::kNotSupported,
+                        method + "() is a stream: it is answered through CallAsync()");
+      Json out = Dispatch(ctx, method, ParseArgs(method, args_json));
       afterCall(ctx, method, out);
       return CallResult::Ok(out.dump());
-    } catch (const CcxtError& e) {
-      return CallResult::Error(e.error_class(), e.what(), e.details().dump());
-    } catch (const Json::exception& e) {
-      return CallResult::Error(errc::kBadRequest, method + ": bad JSON: " + e.what());
-    } catch (const std::exception& e) {
-      return CallResult::Error(errc::kExchangeError, method + ": " + e.what());
     } catch (...) {
-      return CallResult::Error(errc::kExchangeError, method + ": unknown failure");
+      return ErrorFromCurrentException(method);
+    }
+  }
+
+  void CallAsync(const CallContext& ctx, const std::string& method,
+                 const std::string& args_json, CallCompletion done) final {
+    if (!IsCcxtStreamMethod(method)) {
+      done(Call(ctx, method, args_json));
+      return;
+    }
+    // Whoever fires first (Watch's stream thread, or the catch below) wins; the
+    // completion is released after it ran, so what it holds is freed early.
+    struct Once {
+      std::atomic<bool> fired{false};
+      CallCompletion done;
+    };
+    auto once = std::make_shared<Once>();
+    once->done = std::move(done);
+    CallCompletion guarded = [once](CallResult result) {
+      if (once->fired.exchange(true)) return;
+      CallCompletion d = std::move(once->done);
+      if (d) d(std::move(result));
+    };
+    try {
+      const MethodSpec* spec = FindCcxtMethod(method);
+      CallArgs a(method, ParseArgs(method, args_json), spec);
+      for (int i = 0; i < spec->required; ++i)
+        if (!a.has(i)) a.Missing(i);
+      CheckStreamArgs(a);
+      beforeCall(ctx, method);
+      Watch(ctx, method, a, guarded);
+    } catch (...) {
+      guarded(ErrorFromCurrentException(method));
     }
   }
 
@@ -240,6 +274,16 @@ class ConnectorBase : public ExchangeConnector {
     return Unsupported(method);
   }
 
+  // CCXT Pro streams: watchTicker(symbol, params), watchOrderBook(symbol, limit, params),
+  // watchTrades(symbol, since, limit, params), watchOrders(symbol, since, limit, params).
+  // `args` are checked already (required present, types as above). Complete `done` once,
+  // from any thread, with the CCXT-shaped update (usually: StreamHub::Wait); must not
+  // block. Default: NotSupported.
+  virtual void Watch(const Ctx&, const std::string& method, const CallArgs& args,
+                     CallCompletion done) {
+    done(CallResult::Error(errc::kNotSupported, id() + " does not support " + method + "()"));
+  }
+
   [[noreturn]] Json Unsupported(const std::string& method) const {
     throw CcxtError(errc::kNotSupported, id() + " does not support " + method + "()");
   }
@@ -278,6 +322,41 @@ class ConnectorBase : public ExchangeConnector {
   }
 
  private:
+  static Json ParseArgs(const std::string& method, const std::string& args_json) {
+    Json args = args_json.empty() ? Json::array() : Json::parse(args_json);
+    if (args.is_null()) args = Json::array();
+    if (!args.is_array())
+      throw CcxtError(errc::kBadRequest, method + ": arguments must be a JSON array");
+    return args;
+  }
+
+  // The CallResult for the exception being handled (call only inside a catch block).
+  static CallResult ErrorFromCurrentException(const std::string& method) {
+    try {
+      throw;
+    } catch (const CcxtError& e) {
+      return CallResult::Error(e.error_class(), e.what(), e.details().dump());
+    } catch (const Json::exception& e) {
+      return CallResult::Error(errc::kBadRequest, method + ": bad JSON: " + e.what());
+    } catch (const std::exception& e) {
+      return CallResult::Error(errc::kExchangeError, method + ": " + e.what());
+    } catch (...) {
+      return CallResult::Error(errc::kExchangeError, method + ": unknown failure");
+    }
+  }
+
+  // Type checks of the watch* arguments, so Watch() may read them without surprises.
+  static void CheckStreamArgs(const CallArgs& a) {
+    const std::string_view m = a.method();
+    if (m == "watchTicker") {
+      (void)a.str(0), (void)a.params(1);
+    } else if (m == "watchOrderBook") {
+      (void)a.str(0), (void)a.opt_int(1), (void)a.params(2);
+    } else {   // watchTrades, watchOrders: (symbol, since, limit, params)
+      (void)a.opt_str(0), (void)a.opt_int(1), (void)a.opt_int(2), (void)a.params(3);
+    }
+  }
+
   Json Dispatch(const Ctx& ctx, const std::string& method, Json args) {
     const MethodSpec* spec = FindCcxtMethod(method);
     if (!spec) {

@@ -12,6 +12,7 @@
 // arguments and dispatches to typed virtual methods named like CCXT's.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,12 @@
 #include "ami/plugin/plugin.h"
 
 namespace ami::plugin {
+
+// Receives the outcome of an asynchronous call. Called exactly once, from any thread
+// (possibly inside CallAsync itself); must not block. The host makes it cheap and
+// thread-safe; a call the host already answered (its deadline passed, or the worker
+// stopped) simply ignores it.
+using CallCompletion = std::function<void(CallResult)>;
 
 // One configured exchange instance (e.g. node config `exchanges.bybit: {connector: paper}`).
 // Thread-safety: the host calls Call() from several threads at once, off the worker
@@ -44,6 +51,23 @@ class ExchangeConnector {
   // Returns the CCXT-shaped result as JSON text, or an error with a CCXT class name.
   virtual CallResult Call(const CallContext& ctx, const std::string& method,
                           const std::string& args_json) = 0;
+
+  // What the host actually calls (ABI 2). The default runs Call() and completes at once.
+  // Override it for calls that wait on the exchange rather than on a request — CCXT Pro
+  // streams (`watchTicker`, `watchOrderBook`, …): register `done` and return, then
+  // complete it from your stream thread when the update arrives. Such a call then holds
+  // none of the host's threads while it waits. Must not throw; `done` must be called
+  // exactly once (an exception escaping here is answered as ExchangeError by the host).
+  virtual void CallAsync(const CallContext& ctx, const std::string& method,
+                         const std::string& args_json, CallCompletion done) {
+    done(Call(ctx, method, args_json));
+  }
+
+  // The worker `worker_sid` stopped (ABI 2): complete every call of its that is still
+  // waiting (streams) with an error — CCXT's `ExchangeClosedByUser` — so the script's
+  // `await` ends with an exception it can catch, and forget its per-worker state
+  // (stream cursors). Called from a host thread; must not block or throw.
+  virtual void CancelWorker(const std::string& worker_sid) { (void)worker_sid; }
 };
 
 // The plugin object of kind kExchangeConnector: makes connector instances.
