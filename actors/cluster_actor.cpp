@@ -2,6 +2,9 @@
 // Its state and the other parts are in actors/cluster/ (cluster_state.h says which).
 #include "actors/cluster_actor.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include "actors/cluster/cluster_state.h"
 
 namespace ami::cluster_impl {
@@ -90,9 +93,11 @@ std::string ClusterState::Faults(const std::string& text) {
     if (!id.is_string()) return json{{"ok", false}, {"error", "drop: node ids are strings"}}.dump();
     next.insert(id.get<std::string>());
   }
+  const bool healed = std::any_of(dropped.begin(), dropped.end(), [&](const std::string& id) { return !next.count(id); });
   dropped = std::move(next);
   spdlog::warn("cluster: fault injection: dropping all traffic with [{}]", fmt::join(dropped, ", "));
   UpdatePeers();
+  if (healed) SendHeartbeats();  // the healed peers learn at once what to pull
   return json{{"ok", true}, {"drop", dropped}}.dump();
 }
 
@@ -128,18 +133,31 @@ caf::result<bool> ClusterState::Shutdown() {
 
 caf::behavior ClusterState::make_behavior() {
   Init();
+  // Bench hook (store_actor.h): the replication trace, only on a node with fault
+  // injection on and AMI_BENCH_REPL_TRACE=1 in its environment (bench_cluster sets both).
+  if (const char* trace = std::getenv("AMI_BENCH_REPL_TRACE");
+      trace && std::string_view(trace) == "1" && cluster() && cluster()->fault_injection) {
+    SetReplicationTrace(true);
+    spdlog::warn("cluster: replication trace on (AMI_BENCH_REPL_TRACE, fault injection): a line per replicated row");
+  }
   self->set_down_handler([this](caf::down_msg& down) { OnDown(down); });
-  // Every write to the network space made here is pushed to the peers at once.
-  self->send(ctx.store, watch_atom_v, kv::Space::kNetwork, kv::Key{}, caf::actor_cast<KvWatcher>(self));
+  // Every write to the network space made here is pushed to the peers at once (the
+  // store's replication feed, store_actor.h).
+  self->send(ctx.store, watch_atom_v, caf::actor_cast<ReplFeed>(self));
   self->request(ctx.store, kPeerRequestTimeout, repl_state_atom_v)
-      .then([this](ReplState& state) { last_pushed = std::max(last_pushed, state.last_versionstamp); },
-            LogError("reading the replication state"));
+      .then(
+          [this](ReplState& state) {
+            last_pushed = std::max(last_pushed, state.last_versionstamp);
+            if (repl_state) state.last_versionstamp = std::max(state.last_versionstamp, repl_state->last_versionstamp);
+            repl_state = state;
+          },
+          LogError("reading the replication state"));
   // Peers learn this actor's address from its messages, so it is RemoteGuarded (exit,
   // error and forged down messages from other processes never reach it) and every
   // command meant for this node checks that its sender is local (Local()).
   self->set_error_handler([](caf::error& err) { spdlog::warn("cluster: {}", caf::to_string(err)); });
   self->set_default_handler(caf::drop);  // unknown messages: an error to requests, no stderr output
-  self->send(self, tick_atom_v);
+  ScheduleTick(SteadyMs());
   return {
       // --- local (refused from other processes)
       [this](attach_atom, LeaseListener n) {
@@ -148,15 +166,15 @@ caf::behavior ClusterState::make_behavior() {
       [this](want_lease_atom, const std::string& sid, bool want) {
         if (Local("wantlease")) OnWant(sid, want);
       },
-      // KvChange is a local-only type: no other process can send it.
-      [this](changed_atom, const KvChange& change) {
-        repl_state_stale = true;
-        if (!change.remote && !peers.empty()) Push();
+      // The store's replication feed: a wire type, so the sender must be local.
+      [this](repl_changes_atom, wire::ReplBatch& batch) {
+        if (Local("replchg")) OnFeed(batch);
       },
-      [this](tick_atom) {
-        if (!Local("ctick")) return;
+      [this](tick_atom, uint64_t seq) {
+        if (!Local("ctick") || seq != tick_seq) return;  // a superseded timer
+        tick_due = INT64_MAX;
         Tick();
-        self->delayed_send(self, std::chrono::milliseconds(kTickMs), tick_atom_v);
+        ScheduleTick(NextTickAt());
       },
       [this](members_atom) -> caf::result<std::string> {
         if (!Local("members")) return caf::sec::unexpected_message;

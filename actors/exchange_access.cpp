@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <iterator>
@@ -208,7 +209,7 @@ std::string LeaseGate::Refusal(TimePoint now) const {
 
 // ---- ExchangeBulkhead -----------------------------------------------------------------
 //
-// A call is a Ticket shared by the queue, the deadline index, the thread handing it to
+// A call is a Ticket shared by the queue, the deadline list, the thread handing it to
 // the connector and the connector's completion. Its state goes queued -> running -> done,
 // or straight to done; whoever moves it to done (the completion with the answer, the
 // deadline thread with RequestTimeout, a refusal) is the only one to call `done`, which
@@ -216,6 +217,16 @@ std::string LeaseGate::Refusal(TimePoint now) const {
 // only tells the logs apart: a call past its deadline whose plugin returned from
 // CallAsync is a stream waiting for the exchange (normal), one still inside CallAsync is
 // a slow or hung plugin (worth a warning).
+//
+// The hand-off is kept cheap because every exchange call pays it twice (there and back):
+//   - Every call gets the same timeout, so Submit order (seq) is deadline order, and
+//     Submit never wakes the deadline thread: that thread never sleeps past now + timeout,
+//     so a new call's deadline is always after its next wake-up. (Before, a worker
+//     awaiting one call after the other found the index empty each time and woke it.)
+//   - A pool thread that finished a call keeps looking at the queue for a short while
+//     (SpinFor(), yielding the core) before it sleeps on the condition variable: a worker
+//     that awaits one call after the other finds it there, and Submit skips the futex wake
+//     when an idle spinning thread will take the call anyway.
 
 namespace {
 using SteadyClock = std::chrono::steady_clock;
@@ -233,18 +244,29 @@ struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead:
     std::atomic<int> phase{kInsideCallAsync};  // meaningful once running
   };
   using TicketPtr = std::shared_ptr<Ticket>;
-  using DeadlineKey = std::pair<SteadyClock::time_point, uint64_t>;
+  // How long an idle pool thread polls the queue before it sleeps (see above): 200 µs,
+  // or AMI_BULKHEAD_SPIN_US (0 = sleep at once, the former behaviour) for benchmarks.
+  static std::chrono::microseconds SpinFor() {
+    static const std::chrono::microseconds spin = [] {
+      const char* env = std::getenv("AMI_BULKHEAD_SPIN_US");
+      return std::chrono::microseconds(env && *env ? std::clamp(std::atol(env), 0L, 100000L) : 200L);
+    }();
+    return spin;
+  }
 
   Options options;
 
   std::mutex mu;
   std::condition_variable work_cv;                 // a call was queued, or stopping
-  std::condition_variable timer_cv;                // a new earliest deadline, or stopping
+  std::condition_variable timer_cv;                // stopping
   std::condition_variable exit_cv;                 // a thread ended
   std::deque<TicketPtr> queue;                     // guarded by mu
-  std::map<DeadlineKey, TicketPtr> deadlines;      // calls not yet answered; guarded by mu
+  std::map<uint64_t, TicketPtr> deadlines;         // calls not yet answered, by seq = deadline order; guarded by mu
   uint64_t next_seq = 0;                           // guarded by mu
   int live_threads = 0;                            // guarded by mu
+  int sleepers = 0;                                // pool threads waiting on work_cv; guarded by mu
+  std::atomic<int> spinners{0};                    // pool threads polling the queue
+  std::atomic<size_t> queued{0};                   // queue.size(), readable without mu
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;                // touched by the constructor and destructor only
 
@@ -277,7 +299,7 @@ struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead:
     Measure(*t, outcome);
     {
       std::lock_guard<std::mutex> lock(mu);
-      deadlines.erase({t->deadline, t->seq});
+      deadlines.erase(t->seq);
     }
     auto done = std::move(t->task.done);
     t->task.done = nullptr;
@@ -319,16 +341,30 @@ struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead:
                    options.plugin_id, plugin::DescribeForLog(t->task.ctx), options.timeout.count(), result);
   }
 
+  // The next call for a pool thread; null when stopping. Polls for SpinFor() first.
+  TicketPtr Take() {
+    ++spinners;
+    const auto spin_end = SteadyClock::now() + SpinFor();
+    while (queued.load(std::memory_order_acquire) == 0 && !stopping.load() && SteadyClock::now() < spin_end)
+      std::this_thread::yield();
+    std::unique_lock<std::mutex> lock(mu);
+    --spinners;
+    if (queue.empty() && !stopping.load()) {
+      ++sleepers;
+      work_cv.wait(lock, [this] { return stopping.load() || !queue.empty(); });
+      --sleepers;
+    }
+    if (stopping.load()) return nullptr;
+    TicketPtr t = std::move(queue.front());
+    queue.pop_front();
+    queued.store(queue.size(), std::memory_order_release);
+    return t;
+  }
+
   void PoolThread(plugin::ExchangeConnector& connector) {
     while (true) {
-      TicketPtr t;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        work_cv.wait(lock, [this] { return stopping.load() || !queue.empty(); });
-        if (stopping.load()) break;
-        t = std::move(queue.front());
-        queue.pop_front();
-      }
+      TicketPtr t = Take();
+      if (!t) break;
       int expected = kQueued;
       if (!t->state.compare_exchange_strong(expected, kRunning)) continue;  // its deadline passed in the queue
       if (std::string refusal = LeaseRefusal(*t); !refusal.empty()) {
@@ -359,12 +395,14 @@ struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead:
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping.load()) {
       if (deadlines.empty()) {
-        timer_cv.wait(lock);
+        // Never past now + timeout: a call submitted meanwhile is due after that.
+        timer_cv.wait_for(lock, options.timeout);
         continue;
       }
       auto first = deadlines.begin();
-      if (SteadyClock::now() < first->first.first) {
-        timer_cv.wait_until(lock, first->first.first);
+      const auto due = first->second->deadline;
+      if (SteadyClock::now() < due) {
+        timer_cv.wait_until(lock, due);
         continue;
       }
       TicketPtr t = std::move(first->second);
@@ -375,6 +413,7 @@ struct ExchangeBulkhead::Shared : std::enable_shared_from_this<ExchangeBulkhead:
         // Out of the queue too: dead calls must not fill it while the exchange is hung.
         std::lock_guard<std::mutex> relock(mu);
         if (auto it = std::find(queue.begin(), queue.end(), t); it != queue.end()) queue.erase(it);
+        queued.store(queue.size(), std::memory_order_release);
       }
       if (state != kDone) {
         ++timed_out;
@@ -418,17 +457,18 @@ ExchangeBulkhead::ExchangeBulkhead(Options options, std::shared_ptr<plugin::Exch
 }
 
 ExchangeBulkhead::~ExchangeBulkhead() {
-  std::map<Shared::DeadlineKey, Shared::TicketPtr> unanswered;
+  std::map<uint64_t, Shared::TicketPtr> unanswered;
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->stopping.store(true);
     shared_->queue.clear();
+    shared_->queued.store(0);
     unanswered.swap(shared_->deadlines);
   }
   shared_->work_cv.notify_all();
   shared_->timer_cv.notify_all();
   // Dropped unanswered: claiming them keeps a thread that returns later from answering.
-  for (auto& [key, t] : unanswered)
+  for (auto& [seq, t] : unanswered)
     if (Shared::ClaimAny(*t) != kDone) t->task.done = nullptr;
   bool all_ended = false;
   {
@@ -469,13 +509,14 @@ void ExchangeBulkhead::Submit(ExchangeCallTask task) {
       full = s.What(*t) + " refused: queue full (" + std::to_string(s.queue.size()) + " calls wait for the exchange's " +
              std::to_string(s.options.threads) + " busy threads); it was not sent";
     } else {
-      t->deadline = SteadyClock::now() + s.options.timeout;
+      t->deadline = SteadyClock::now() + s.options.timeout;   // never before the last one: a FIFO
       t->seq = ++s.next_seq;
-      const bool earliest = s.deadlines.empty() || Shared::DeadlineKey{t->deadline, t->seq} < s.deadlines.begin()->first;
-      s.deadlines.emplace(Shared::DeadlineKey{t->deadline, t->seq}, t);
+      s.deadlines.emplace_hint(s.deadlines.end(), t->seq, t);
       s.queue.push_back(t);
-      if (earliest) s.timer_cv.notify_one();
-      s.work_cv.notify_one();
+      s.queued.store(s.queue.size(), std::memory_order_release);
+      // A spinning thread takes it without a wake-up; wake a sleeper only for what the
+      // spinners cannot take.
+      if (s.sleepers > 0 && s.queue.size() > static_cast<size_t>(s.spinners.load())) s.work_cv.notify_one();
     }
   }
   if (!full.empty()) refuse(plugin::errc::kExchangeNotAvailable, std::move(full));

@@ -296,6 +296,12 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   // behind running scripts; a bounded throughput keeps actors fair.
   impl->cfg->set("scheduler.max-threads", impl->slots + 1);
   impl->cfg->set("scheduler.max-throughput", 100);
+  // One shared queue (CAF's work sharing), not per-thread queues with work stealing:
+  // stealing threads poll (500 x 50 µs sleeps after each job, then a wake-up every 10 ms),
+  // which cost ~2 % of a core on an idle node, and a job queued behind a thread busy in
+  // JavaScript waited until another thread stole it. Idle threads here sleep until a job
+  // comes, and any free thread takes the next one (docs/benchmarks.md, bench_idle_cpu).
+  impl->cfg->set("scheduler.policy", caf::atom("sharing"));
   impl->cfg->set("logger.verbosity", caf::atom("quiet"));
   // Remoting carries the cluster and the admin service, always over mutual TLS
   // (transport/caf_tls.h): no party without a certificate of the CA reaches CAF.

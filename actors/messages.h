@@ -108,6 +108,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ami, caf::first_custom_type_id)
   CAF_ADD_ATOM(ami, ami, repl_apply_atom, "replapply")   // (replapply, wire::ReplBatch, meta name, meta value) -> uint64 rows applied (error: nothing written)
   CAF_ADD_ATOM(ami, ami, repl_state_atom, "replstate")   // (replstate) -> ReplState
   CAF_ADD_ATOM(ami, ami, repl_digest_atom, "repldigest") // (repldigest) -> uint64 hash of the network space
+  CAF_ADD_ATOM(ami, ami, repl_sync_atom, "replsync")     // (replsync) -> bool: deferred applies made durable
   // cluster actor ↔ peers (only after the handshake, except hello/auth)
   CAF_ADD_ATOM(ami, ami, hello_atom, "chello")           // (chello, wire::Hello) -> wire::HelloReply
   CAF_ADD_ATOM(ami, ami, auth_atom, "cauth")             // (cauth, wire::Auth) -> bool

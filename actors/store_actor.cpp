@@ -3,11 +3,32 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 
 #include "actors/messages.h"
 
 namespace ami {
 namespace {
+
+std::atomic<bool> g_trace{false};  // SetReplicationTrace
+
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+wire::ReplRow ToWire(kv::ReplicaRow& r) {
+  wire::ReplRow w;
+  w.key = kv::EncodeKey(r.key);
+  w.deleted = r.deleted;
+  w.value = std::move(r.value);
+  w.expires_at = r.expires_at.value_or(0);
+  w.hlc = r.hlc;
+  w.origin = std::move(r.origin);
+  w.versionstamp = r.versionstamp;
+  return w;
+}
 
 // Peer-supplied text for a log line: at most `max` bytes, control bytes replaced, so
 // a hostile or broken sender cannot forge or flood log lines.
@@ -58,6 +79,14 @@ struct StoreState {
   std::vector<PendingMeta> pending_meta;
   std::chrono::milliseconds sweep_interval{10000};
   std::shared_ptr<KvMetrics> metrics;  // may be null
+  ReplFeed feed;                       // the cluster actor, once it asked (kvwatch, ReplFeed)
+  // Sends to `feed` with this actor as the sender (the cluster actor serves only local
+  // senders with it: a wire::ReplBatch could come from anywhere).
+  std::function<void(wire::ReplBatch)> send_feed;
+  // The highest versionstamp a network write (commit or apply) got: what heartbeats
+  // announce. Unlike LastNetworkVersionstamp() it never goes back when a sweep removes
+  // the newest row, so a peer's cursor can always reach it (see Changes()).
+  uint64_t last_network_vs = 0;
   static inline const char* name = "ami.store";
 
   void Measure(const kv::Request& req, const kv::Reply& reply, std::chrono::steady_clock::time_point start) {
@@ -101,8 +130,10 @@ struct StoreState {
     std::vector<std::pair<std::string, std::string>> meta_rows;
     meta_rows.reserve(metas.size());
     for (const auto& m : metas) meta_rows.emplace_back(m.name, m.value);
-    auto results = store->CommitBatch(operations, meta_rows);
+    std::vector<kv::ReplicaRow> network_rows;
+    auto results = store->CommitBatch(operations, meta_rows, &network_rows);
     if (!results.ok()) spdlog::error("store: group commit failed: {}", results.status().message());
+    else if (!network_rows.empty()) Feed(network_rows);
     for (auto& m : metas) m.reply.deliver(results.ok());
     for (size_t i = 0; i < batch.size(); ++i) {
       kv::Reply reply;
@@ -122,6 +153,24 @@ struct StoreState {
                         SecondsSince(batch[i].received));
       batch[i].reply.deliver(std::move(reply));
     }
+  }
+
+  // Local network rows just committed: to the feed, and the trace.
+  void Feed(std::vector<kv::ReplicaRow>& rows) {
+    const bool trace = g_trace.load(std::memory_order_relaxed);
+    const int64_t now_us = trace ? WallMicros() : 0;
+    wire::ReplBatch batch;
+    batch.after = last_network_vs;
+    auto incarnation = store->Incarnation();
+    if (incarnation.ok()) batch.store_incarnation = std::move(*incarnation);
+    batch.rows.reserve(rows.size());
+    for (kv::ReplicaRow& r : rows) {
+      if (trace) spdlog::info("repltrace commit {} {}", kv::KeyToString(r.key), now_us);
+      last_network_vs = std::max(last_network_vs, r.versionstamp);
+      batch.rows.push_back(ToWire(r));
+    }
+    batch.upto = last_network_vs;
+    if (feed) send_feed(std::move(batch));
   }
 
   void Notify(kv::Space space, const kv::Key& key, bool remote) {
@@ -148,18 +197,11 @@ struct StoreState {
     }
     batch.more = limit != 0 && rows->size() >= limit;
     batch.rows.reserve(rows->size());
-    for (kv::ReplicaRow& r : *rows) {
-      wire::ReplRow w;
-      w.key = kv::EncodeKey(r.key);
-      w.deleted = r.deleted;
-      w.value = std::move(r.value);
-      w.expires_at = r.expires_at.value_or(0);
-      w.hlc = r.hlc;
-      w.origin = std::move(r.origin);
-      w.versionstamp = r.versionstamp;
-      batch.rows.push_back(std::move(w));
-    }
+    for (kv::ReplicaRow& r : *rows) batch.rows.push_back(ToWire(r));
     if (!batch.rows.empty()) batch.upto = batch.rows.back().versionstamp;
+    // Every row after `after` was read: the reader has everything up to what heartbeats
+    // announce, even when a sweep removed the newest rows.
+    if (!batch.more) batch.upto = std::max(batch.upto, last_network_vs);
     return batch;
   }
 
@@ -194,7 +236,8 @@ struct StoreState {
     }
     std::optional<std::pair<std::string, std::string>> meta;
     if (!meta_name.empty()) meta.emplace(meta_name, std::move(meta_value));
-    auto applied = store->ApplyRemote(rows, meta);
+    // Deferred: no fsync on the replication path (store_actor.h, "replsync").
+    auto applied = store->ApplyRemote(rows, meta, kv::Store::Durability::kDeferred);
     if (!applied.ok()) {
       spdlog::error("store: applying a replication batch from {}: {}", ForLog(batch.node), applied.status().message());
       return applied.status();
@@ -204,6 +247,19 @@ struct StoreState {
       if (first_error.empty()) first_error = applied->first_error;
       spdlog::warn("store: replication batch from {}: dropped {} of {} rows, e.g. {}", ForLog(batch.node),
                    rejected, batch.rows.size(), ForLog(first_error, 300));
+    }
+    if (g_trace.load(std::memory_order_relaxed)) {
+      const int64_t now_us = WallMicros();
+      for (const kv::Key& key : applied->changed)
+        spdlog::info("repltrace apply {} {} {}", kv::KeyToString(key), now_us, ForLog(batch.node));
+    }
+    if (applied->versionstamp != 0) {
+      wire::ReplBatch note;
+      note.node = batch.node.empty() ? std::string("?") : batch.node;
+      note.after = last_network_vs;
+      last_network_vs = std::max(last_network_vs, applied->versionstamp);
+      note.upto = last_network_vs;
+      if (feed) send_feed(std::move(note));
     }
     for (const kv::Key& key : applied->changed) Notify(kv::Space::kNetwork, key, true);
     return static_cast<uint64_t>(applied->changed.size());
@@ -219,7 +275,16 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
   self->state.store = std::move(store);
   self->state.metrics = std::move(metrics);
   self->state.sweep_interval = sweep_interval;
+  self->state.send_feed = [self](wire::ReplBatch batch) {
+    self->send(self->state.feed, repl_changes_atom_v, std::move(batch));
+  };
+  if (auto last = self->state.store->LastNetworkVersionstamp(); last.ok()) {
+    self->state.last_network_vs = *last;
+  } else {
+    spdlog::error("store: reading the last network versionstamp: {}", last.status().message());
+  }
   self->set_down_handler([=](caf::down_msg& down) {
+    if (self->state.feed && self->state.feed.address() == down.source) self->state.feed = nullptr;
     auto& w = self->state.watches;
     w.erase(std::remove_if(w.begin(), w.end(), [&](const Watch& x) { return x.watcher.address() == down.source; }),
             w.end());
@@ -244,6 +309,10 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
       [=](watch_atom, kv::Space space, const kv::Key& prefix, KvWatcher watcher) {
         self->monitor(watcher);
         self->state.watches.push_back(Watch{space, kv::EncodeKey(prefix), std::move(watcher)});
+      },
+      [=](watch_atom, ReplFeed feed) {
+        self->monitor(feed);
+        self->state.feed = std::move(feed);
       },
       [=](meta_atom, const std::string& name) -> std::string {
         self->state.Flush();  // a meta write queued before this read must be seen by it
@@ -270,15 +339,19 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
         if (!applied.ok()) return StoreError(applied.status());
         return *applied;
       },
+      [=](repl_sync_atom) -> caf::result<bool> {
+        self->state.Flush();  // queued writes are durable commits: they may do it already
+        Status s = self->state.store->Sync();
+        if (!s.ok()) {
+          spdlog::error("store: syncing replicated rows: {}", s.message());
+          return false;
+        }
+        return true;
+      },
       [=](repl_state_atom) -> caf::result<ReplState> {
         auto incarnation = self->state.store->Incarnation();
         if (!incarnation.ok()) return StoreError(incarnation.status());
-        auto last = self->state.store->LastNetworkVersionstamp();
-        if (!last.ok()) {
-          spdlog::error("store: reading the replication state: {}", last.status().message());
-          return StoreError(last.status());
-        }
-        return ReplState{std::move(*incarnation), *last};
+        return ReplState{std::move(*incarnation), self->state.last_network_vs};
       },
       [=](repl_digest_atom) -> caf::result<uint64_t> {
         auto digest = self->state.store->NetworkDigest();
@@ -297,6 +370,9 @@ StoreImpl::behavior_type StoreBehavior(StoreImpl::stateful_pointer<StoreState> s
 }
 
 }  // namespace
+
+void SetReplicationTrace(bool on) { g_trace.store(on, std::memory_order_relaxed); }
+bool ReplicationTrace() { return g_trace.load(std::memory_order_relaxed); }
 
 StoreActor SpawnStoreActor(caf::actor_system& system, std::unique_ptr<kv::Store> store,
                            std::chrono::milliseconds sweep_interval, std::shared_ptr<KvMetrics> metrics) {

@@ -18,8 +18,20 @@
 //     worker left, so samples do not overlap. The worker is critical priority only so
 //     that its second iteration (the one writing the stamp) comes 1 ms after the first.
 //
-// Usage: bench_cold_start [--runs=100] [--warmup=3] [--poll-us=100]
+// Modes (issue 15): the engine level is measured four ways in one process — with and
+// without the isolate pool (runtime/js/isolate_pool.h) and the startup snapshot
+// (engine.cpp) — and the node level with the pool on and off (snapshot on). Between
+// engine samples the bench waits --gap-ms, as workers rarely start back to back, so the
+// pool's background thread can refill; `pooled` says how many samples found an isolate
+// ready. engine_create_ms / node_ms are the default (pool and snapshot on), comparable
+// with the same keys of a build before them.
+//
+// Usage: bench_cold_start [--runs=100] [--warmup=3] [--poll-us=100] [--gap-ms=5] [--node=1]
+#include <time.h>
+
 #include <thread>
+
+#include "runtime/js/isolate_pool.h"
 
 #include "bench/bench_util.h"
 #include "runtime/js/engine.h"
@@ -31,8 +43,17 @@ namespace {
 
 constexpr const char* kTrivialScript = "globalThis.n = (globalThis.n || 0) + 1;\nreturn n;";
 
+// CPU time of the calling thread: what Engine::Create itself costs, apart from waiting for
+// a core (the wall-clock numbers on a loaded 2-core machine are mostly that wait).
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 struct EngineSample {
-  double create = 0, load = 0, call = 0, total = 0, destroy = 0;
+  double create = 0, load = 0, call = 0, total = 0, destroy = 0, create_cpu = 0;
+  bool pooled = false, snapshot = false;
 };
 
 EngineSample EngineColdStart(BenchHost& host) {
@@ -40,17 +61,21 @@ EngineSample EngineColdStart(BenchHost& host) {
   js::EngineOptions options;
   options.sid = "11111111-2222-4333-8444-555555555555";
   options.node_id = kNodeId;
+  const double cpu0 = ThreadCpuMs();
   const auto t0 = Clock::now();
   auto created = js::Engine::Create(options, &host);
   if (!created.ok()) Die("Engine::Create: " + created.status().message());
   std::unique_ptr<js::Engine> engine = std::move(*created);
   const auto t1 = Clock::now();
+  s.create_cpu = ThreadCpuMs() - cpu0;
   if (!engine->Load(kTrivialScript).ok()) Die("Load failed");
   const auto t2 = Clock::now();
   engine->StartCall();
   auto outcome = engine->TakeOutcome();
   const auto t3 = Clock::now();
   if (!outcome || !outcome->ok) Die("the trivial call did not settle successfully");
+  s.pooled = engine->from_pool();
+  s.snapshot = engine->from_snapshot();
   engine.reset();
   const auto t4 = Clock::now();
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
@@ -104,46 +129,105 @@ NodeSample NodeColdStart(BenchNode& node, int poll_us) {
   return s;
 }
 
+// Sets the pool and snapshot for the next engines and waits until the pool is full.
+void SetMode(bool pool, bool snapshot) {
+  js::IsolatePool& p = js::IsolatePool::Process();
+  p.SetSize(0);  // drop isolates made the other way
+  js::Engine::UseStartupSnapshot(snapshot);
+  if (!pool) return;
+  p.SetSize(js::IsolatePool::kDefaultSize);
+  const uint64_t limit = js::EngineOptions{}.heap_limit_bytes;
+  p.Take(limit, nullptr);  // registers the limit (nothing ready yet, so nothing is taken)
+  if (!WaitFor([&] { return p.ready(limit) >= static_cast<size_t>(p.size()); }, std::chrono::seconds(30)))
+    Die("the isolate pool did not fill");
+}
+
+json EngineMode(BenchHost& host, const char* name, bool pool, bool snapshot, int runs, int warmup, int gap_ms) {
+  SetMode(pool, snapshot);
+  for (int i = 0; i < warmup; ++i) EngineColdStart(host);
+  std::vector<double> create, load, call, total, destroy, create_cpu;
+  int pooled = 0, from_snapshot = 0;
+  for (int i = 0; i < runs; ++i) {
+    if (gap_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+    EngineSample s = EngineColdStart(host);
+    create.push_back(s.create);
+    load.push_back(s.load);
+    call.push_back(s.call);
+    total.push_back(s.total);
+    destroy.push_back(s.destroy);
+    create_cpu.push_back(s.create_cpu);
+    pooled += s.pooled;
+    from_snapshot += s.snapshot;
+  }
+  std::printf("\n(a) engine level, %s: Engine::Create + Load + first call settled (trivial script)\n", name);
+  std::printf("  %d/%d from the pool, %d/%d from the snapshot\n", pooled, runs, from_snapshot, runs);
+  PrintSummary("total (create+load+call)", Summarize(total));
+  PrintSummary("  Engine::Create (isolate, context, API)", Summarize(create));
+  PrintSummary("  Engine::Create, CPU time of its thread", Summarize(create_cpu));
+  PrintSummary("  Load (compile the script)", Summarize(load));
+  PrintSummary("  StartCall -> outcome", Summarize(call));
+  PrintSummary("Engine destruction (not in total)", Summarize(destroy));
+  return {{"create_ms", ToJson(Summarize(create))}, {"create_cpu_ms", ToJson(Summarize(create_cpu))},
+          {"total_ms", ToJson(Summarize(total))},
+          {"destroy_ms", ToJson(Summarize(destroy))}, {"pooled", pooled}, {"snapshot", from_snapshot}};
+}
+
+json NodeMode(const char* name, bool pool, int runs, int warmup, int poll_us) {
+  SetMode(pool, true);
+  BenchNode node;
+  for (int i = 0; i < warmup; ++i) NodeColdStart(node, poll_us);
+  std::vector<double> put, settled, first_line, spawned;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < runs; ++i) {
+    NodeSample s = NodeColdStart(node, poll_us);
+    put.push_back(s.put);
+    settled.push_back(s.settled);
+    first_line.push_back(s.first_line);
+    spawned.push_back(s.spawned);
+  }
+  std::printf("\n(b) node level, %s: PutWorker of an active loop worker -> its first iteration settled\n", name);
+  auto st = Summarize(settled);
+  PrintSummary("PutWorker -> first iteration settled", st);
+  PrintSummary("  PutWorker call (validate, syntax, commit)", Summarize(put));
+  PrintSummary("  PutWorker -> actor spawned (wall ms)", Summarize(spawned));
+  PrintSummary("  PutWorker -> first JS line (wall ms)", Summarize(first_line));
+  std::printf("  (%.1f s for %d samples incl. delete + wait for stop)\n", MsSince(t0) / 1000.0, runs);
+  node.Shutdown();
+  return {{"node_ms", ToJson(st)}, {"node_put_ms", ToJson(Summarize(put))},
+          {"node_first_line_ms", ToJson(Summarize(first_line), 0)}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args(argc, argv, "usage: bench_cold_start [--runs=100] [--warmup=3] [--poll-us=100]");
+  Args args(argc, argv,
+            "usage: bench_cold_start [--runs=100] [--warmup=3] [--poll-us=100] [--gap-ms=5] [--node=1]");
   const int runs = std::max(1, args.Int("runs", 100));
   const int warmup = std::max(0, args.Int("warmup", 3));
   const int poll_us = std::max(1, args.Int("poll-us", 100));
-  args.CheckKnown({"runs", "warmup", "poll-us"});
+  const int gap_ms = std::max(0, args.Int("gap-ms", 5));
+  const bool node_level = args.Int("node", 1) != 0;
+  args.CheckKnown({"runs", "warmup", "poll-us", "gap-ms", "node"});
 
   std::printf("AMI worker cold start: %d samples each (after %d warm-up runs)\n", runs, warmup);
   PrintMachine();
-  json result = {{"bench", "cold_start"}, {"runs", runs}, {"machine", MachineJson()}};
+  json result = {{"bench", "cold_start"}, {"runs", runs}, {"gap_ms", gap_ms}, {"machine", MachineJson()}};
 
   // (a) engine level
   {
     js::InitializeV8();
     BenchHost host;
-    for (int i = 0; i < warmup; ++i) EngineColdStart(host);
-    std::vector<double> create, load, call, total, destroy;
-    for (int i = 0; i < runs; ++i) {
-      EngineSample s = EngineColdStart(host);
-      create.push_back(s.create);
-      load.push_back(s.load);
-      call.push_back(s.call);
-      total.push_back(s.total);
-      destroy.push_back(s.destroy);
-    }
-    std::printf("\n(a) engine level: Engine::Create + Load + first call settled (trivial script)\n");
-    auto t = Summarize(total);
-    PrintSummary("total (create+load+call)", t);
-    PrintSummary("  Engine::Create (isolate, context, API)", Summarize(create));
-    PrintSummary("  Load (compile the script)", Summarize(load));
-    PrintSummary("  StartCall -> outcome", Summarize(call));
-    PrintSummary("Engine destruction (not in total)", Summarize(destroy));
-    result["engine_ms"] = ToJson(t);
-    result["engine_create_ms"] = ToJson(Summarize(create));
-    result["engine_destroy_ms"] = ToJson(Summarize(destroy));
+    json modes;
+    modes["plain"] = EngineMode(host, "no pool, no snapshot", false, false, runs, warmup, gap_ms);
+    modes["snapshot"] = EngineMode(host, "snapshot, no pool", false, true, runs, warmup, gap_ms);
+    modes["pool"] = EngineMode(host, "pool, no snapshot", true, false, runs, warmup, gap_ms);
+    modes["pool_snapshot"] = EngineMode(host, "pool and snapshot (default)", true, true, runs, warmup, gap_ms);
+    modes["pool_snapshot_nogap"] = EngineMode(host, "pool and snapshot, back to back", true, true, runs, warmup, 0);
+    result["engine_modes"] = modes;
+    result["engine_ms"] = modes["pool_snapshot"]["total_ms"];
+    result["engine_create_ms"] = modes["pool_snapshot"]["create_ms"];
+    result["engine_destroy_ms"] = modes["pool_snapshot"]["destroy_ms"];
 
-    // What PutWorker adds before anything runs: a syntax check (runtime/js/syntax_checker.h;
-    // before issue 15 a throwaway isolate per check).
     std::vector<double> syntax;
     for (int i = 0; i < runs; ++i) {
       const auto t0 = Clock::now();
@@ -155,29 +239,11 @@ int main(int argc, char** argv) {
   }
 
   // (b) node level
-  {
-    BenchNode node;
-    for (int i = 0; i < warmup; ++i) NodeColdStart(node, poll_us);
-    std::vector<double> put, settled, first_line, spawned;
-    const auto t0 = Clock::now();
-    for (int i = 0; i < runs; ++i) {
-      NodeSample s = NodeColdStart(node, poll_us);
-      put.push_back(s.put);
-      settled.push_back(s.settled);
-      first_line.push_back(s.first_line);
-      spawned.push_back(s.spawned);
-    }
-    std::printf("\n(b) node level: PutWorker of an active loop worker -> its first iteration settled\n");
-    auto st = Summarize(settled);
-    PrintSummary("PutWorker -> first iteration settled", st);
-    PrintSummary("  PutWorker call (validate, syntax, commit)", Summarize(put));
-    PrintSummary("  PutWorker -> actor spawned (wall ms)", Summarize(spawned));
-    PrintSummary("  PutWorker -> first JS line (wall ms)", Summarize(first_line));
-    std::printf("  (%.1f s for %d samples incl. delete + wait for stop)\n", MsSince(t0) / 1000.0, runs);
-    result["node_ms"] = ToJson(st);
-    result["node_put_ms"] = ToJson(Summarize(put));
-    result["node_first_line_ms"] = ToJson(Summarize(first_line), 0);
-    node.Shutdown();
+  if (node_level) {
+    json off = NodeMode("pool off", false, runs, warmup, poll_us);
+    json on = NodeMode("pool on (default)", true, runs, warmup, poll_us);
+    result["node_pool_off"] = off;
+    for (auto& [k, v] : on.items()) result[k] = v;
   }
   result["machine"] = MachineJson();  // with the load average at the end
   PrintResult(result);

@@ -26,12 +26,22 @@
 //     the newest book, so updates arriving while the caller is busy are folded: "seen"
 //     counts answers, "covered" the updates the answers span.
 //
+// (3) Paper round trips (--paper=1: only these; --paper=2: these, then the rest): the paper connector through
+//     the node — createOrder + cancelOrder pairs from 1 and from --paper-workers JS
+//     workers for --paper-seconds, with the paper state in memory and in its journal
+//     (data_dir set: every answer waits for the fsync holding its change) — and the same
+//     pairs straight on the connector from 1 and 4 threads (no host) for its own cost.
+//     The 1-worker memory row is the loop bench_templates (b) runs, so an older build's
+//     bench_templates gives the "before" figure.
+//
 // Usage: bench_exchange [--workers=50] [--seconds=10] [--order-seconds=20] [--paced-seconds=5]
 //                       [--pace-ms=20] [--rate=1000] [--book-seconds=10] [--threads=2]
+//                       [--paper=0|1|2] [--paper-workers=8] [--paper-seconds=5]
 // (--order-seconds: the createOrder + cancelOrder runs, longer because under Bybit's
 // order limits a pair from one of 50 callers takes seconds.)
 // (--threads: the exchange's bulkhead threads on the node, `exchanges.bybit.threads`.)
 // Plugins come from <dir of this program>/../plugins (a build tree) or $AMI_PLUGIN_DIR.
+// (Over 600 lines: the three parts share one node/worker harness and one results table.)
 #include <atomic>
 #include <functional>
 #include <future>
@@ -40,6 +50,7 @@
 #include <set>
 
 #include "bench/bench_util.h"
+#include "plugins/loader.h"
 #include "bybit_connector.h"
 #include "bybit_options.h"
 #include "bybit_streams.h"
@@ -510,12 +521,97 @@ std::string NodeYaml(const MockBybit& mock, int threads) {
          "  bench: { exchange: bybit, api_key: " + kKey + ", secret: " + kSecret + " }\n";
 }
 
+// ---- (3) paper round trips --------------------------------------------------------------
+// The paper exchange is named "bybit" here so the scripts above serve unchanged.
+std::string PaperYaml(bool journal, int threads) {
+  return "limits: { stop_grace: 1s }\n"
+         "plugins: { dirs: [\"" + PluginDir().string() + "\"] }\n"
+         "exchanges:\n"
+         "  bybit: { connector: paper, threads: " + std::to_string(threads) +
+         (journal ? std::string() : std::string(", data_dir: \"\"")) + " }\n"
+         "accounts:\n"
+         "  bench: { exchange: bybit, api_key: K, secret: S }\n";
+}
+
+Load PaperNodeLoad(BenchNode& node, const std::string& tag, const std::string& what, int workers, double seconds) {
+  Load l;
+  l.path = "node (JS)";
+  l.what = what;
+  l.callers = workers;
+  l.seconds = seconds;
+  for (const json& r : RunWorkers(node, tag, workers, seconds, [&](const std::string& t) { return LoadScript(t, kPairOp, 0); })) {
+    AddHistogram(r["hist"], l.ms);
+    for (const auto& [cls, n] : r["errors"].items()) l.errors[cls] += n.get<uint64_t>();
+  }
+  l.limiter = "-";
+  return l;
+}
+
+Load PaperCoreLoad(plugin::ExchangeConnector& c, const std::string& what, int threads, double seconds) {
+  Load l;
+  l.path = "core";
+  l.what = what;
+  l.callers = threads;
+  l.seconds = seconds;
+  l.limiter = "-";
+  std::mutex mu;
+  const auto end = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      std::vector<double> ms;
+      std::map<std::string, uint64_t> errors;
+      const auto ctx = Ctx("paper-core-" + std::to_string(t));
+      while (Clock::now() < end) {
+        const auto t0 = Clock::now();
+        auto made = c.Call(ctx, "createOrder", R"(["BTC/USDT","limit","buy",0.001,30000])");
+        if (!made.ok) {
+          ++errors[made.error_class];
+          continue;
+        }
+        const std::string id = json::parse(made.json)["id"];
+        auto cancelled = c.Call(ctx, "cancelOrder", json::array({id, "BTC/USDT"}).dump());
+        if (!cancelled.ok) ++errors[cancelled.error_class];
+        else if (Clock::now() <= end) ms.push_back(MsSince(t0));
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      l.ms.insert(l.ms.end(), ms.begin(), ms.end());
+      for (const auto& [k, v] : errors) l.errors[k] += v;
+    });
+  for (auto& th : pool) th.join();
+  return l;
+}
+
+void PaperLoads(int paper_workers, double seconds, int threads, const std::function<void(Load)>& add) {
+  for (const bool journal : {false, true}) {
+    const std::string state = journal ? "journal" : "memory";
+    BenchNode node(PaperYaml(journal, threads));
+    std::printf("(3) paper.so through the node, state in %s, bulkhead %d threads, %.0f s each:\n", state.c_str(),
+                threads, seconds);
+    add(PaperNodeLoad(node, "p1-" + state, "paper pairs, " + state, 1, seconds));
+    add(PaperNodeLoad(node, "pn-" + state, "paper pairs, " + state, paper_workers, seconds));
+    node.Shutdown();
+  }
+  TempDir dir;
+  auto registry = plugins::LoadPlugins({PluginDir() / "paper.so"});
+  for (const bool journal : {false, true}) {
+    const std::string state = journal ? "journal" : "memory";
+    json options = {{"data_dir", journal ? (dir.path() / state).string() : std::string()}};
+    auto c = registry.CreateConnector("paper", options);
+    if (!c.ok()) Die("paper core: " + c.status().message());
+    std::printf("    paper core (connector Call, no host), state in %s:\n", state.c_str());
+    add(PaperCoreLoad(**c, "paper pairs, " + state, 1, seconds));
+    add(PaperCoreLoad(**c, "paper pairs, " + state, 4, seconds));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args(argc, argv,
             "usage: bench_exchange [--workers=50] [--seconds=10] [--order-seconds=20] [--paced-seconds=5] [--pace-ms=20] "
-            "[--rate=1000] [--book-seconds=10] [--threads=2]");
+            "[--rate=1000] [--book-seconds=10] [--threads=2] [--paper=0|1|2] [--paper-workers=8] "
+            "[--paper-seconds=5]");
   const int workers = args.Int("workers", 50);
   const double seconds = args.Num("seconds", 10);
   const double order_seconds = args.Num("order-seconds", 20);
@@ -524,7 +620,12 @@ int main(int argc, char** argv) {
   const int rate = args.Int("rate", 1000);
   const double book_seconds = args.Num("book-seconds", 10);
   const int threads = args.Int("threads", 2);
-  args.CheckKnown({"workers", "seconds", "order-seconds", "paced-seconds", "pace-ms", "rate", "book-seconds", "threads"});
+  const int paper = args.Int("paper", 0);   // 0: bybit only, 1: paper only, 2: both
+  const int paper_workers = args.Int("paper-workers", 8);
+  const double paper_seconds = args.Num("paper-seconds", 5);
+  args.CheckKnown({"workers", "seconds", "order-seconds", "paced-seconds", "pace-ms", "rate", "book-seconds", "threads",
+                   "paper", "paper-workers", "paper-seconds"});
+  if (paper < 0 || paper > 2 || paper_workers < 1 || paper_seconds <= 0) Die("--paper must be 0, 1 or 2");
   if (workers < 1 || seconds <= 0 || order_seconds <= 0 || paced_seconds <= 0 || rate < 1 || book_seconds <= 0 || threads < 1)
     Die("every option must be positive");
   RaiseFileLimit();
@@ -534,6 +635,8 @@ int main(int argc, char** argv) {
   std::vector<BookRun> books;
   auto Add = [&](Load l) { PrintLoad(loads.emplace_back(std::move(l))); };
 
+  if (paper != 0) PaperLoads(paper_workers, paper_seconds, threads, Add);
+  if (paper != 1) {
   {
     MockBybit mock;
     ConnectionWatch conns(mock.port());
@@ -578,6 +681,7 @@ int main(int argc, char** argv) {
     std::printf("core, limiter lifted (and the mock's limits off):\n");
     Add(CoreLoad(*c, mock, "lift-ticker", "fetchTicker, no limiter", false, workers, seconds, 0));
     Add(CoreLoad(*c, mock, "lift-pairs", "create+cancel, no limiter", true, workers, order_seconds, 0));
+  }
   }
 
   std::printf("\n| path | load | callers | calls/s | p50 ms | p99 ms | max ms | errors | conns | limiter waits/refusals |\n"

@@ -27,11 +27,16 @@
 // baseline, whose iterations are ~1 s apart); they compete with each other only for the
 // ~0.1 ms their iterations take.
 //
+// Each mode also prints the critical workers' run-slot waits over the window (from the
+// run queue's wait histogram): the share of the latency that is waiting for a busy run to
+// end, as opposed to timers, messages and scheduler threads.
+//
 // Usage: bench_priority_latency [--busy=500] [--burn-ms=3] [--seconds=12] [--idle-seconds=3]
 //                               [--critical=1] [--modes=7 (bit 1 idle, 2 on, 4 off)]
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "runtime/stats/histogram.h"
 
 using namespace ami;
 using namespace ami::bench;
@@ -72,6 +77,12 @@ struct ModeResult {
   double grants_per_s = 0;
   size_t waiting = 0;
   uint64_t aged = 0;
+  // The critical workers' run-slot waits over the window (RunQueue::wait_seconds): the
+  // part of the latency spent waiting for a busy run to end, apart from the rest
+  // (timer, messages, threads). Histogram buckets, so shares at fixed bounds.
+  uint64_t slot_waits = 0;
+  double slot_wait_mean_ms = 0;
+  std::vector<std::pair<double, double>> slot_wait_share;  // (bound ms, share of waits <= it)
   double shutdown_s = 0;
 };
 
@@ -101,6 +112,7 @@ ModeResult RunMode(const std::string& name, bool priority_order, int busy, int b
   }
 
   const auto c0 = node->run_queue().counters();
+  const Histogram h0 = node->run_queue().wait_seconds()[static_cast<size_t>(Priority::kCritical)];
   const auto w0 = Clock::now();
   const int64_t window_ms = static_cast<int64_t>(seconds * 1000);
   for (int i = 0; i < critical; ++i) node.Put(CriticalScript(window_ms), Priority::kCritical, WorkerMode::kLoop);
@@ -113,6 +125,7 @@ ModeResult RunMode(const std::string& name, bool priority_order, int busy, int b
           std::chrono::milliseconds(window_ms + 60000), std::chrono::milliseconds(200)))
     Die("the critical workers did not finish their windows");
   const auto c1 = node->run_queue().counters();
+  const Histogram h1 = node->run_queue().wait_seconds()[static_cast<size_t>(Priority::kCritical)];
   const double wall_s = MsSince(w0) / 1000.0;
   std::vector<double> samples;
   for (const auto& e : node.List(kv::MakeKey({"lat"})))
@@ -122,6 +135,17 @@ ModeResult RunMode(const std::string& name, bool priority_order, int busy, int b
   r.grants_per_s = static_cast<double>((c1.immediate + c1.queued) - (c0.immediate + c0.queued)) / wall_s;
   r.waiting = c1.waiting;
   r.aged = c1.aged - c0.aged;
+  {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < h1.counts().size(); ++i) r.slot_waits += h1.counts()[i] - h0.counts()[i];
+    for (size_t i = 0; i < h1.bounds().size() && r.slot_waits > 0; ++i) {
+      cumulative += h1.counts()[i] - h0.counts()[i];
+      const double bound_ms = h1.bounds()[i] * 1000.0;
+      if (bound_ms >= 0.5 && bound_ms <= 25)
+        r.slot_wait_share.emplace_back(bound_ms, static_cast<double>(cumulative) / static_cast<double>(r.slot_waits));
+    }
+    if (r.slot_waits > 0) r.slot_wait_mean_ms = (h1.sum() - h0.sum()) * 1000.0 / static_cast<double>(r.slot_waits);
+  }
 
   PrintSummary("critical iteration start latency", r.latency);
   size_t within = 0;
@@ -129,6 +153,10 @@ ModeResult RunMode(const std::string& name, bool priority_order, int busy, int b
   std::printf("  %.1f%% of samples <= %d ms (one busy run); window %.1f s\n",
               samples.empty() ? 0.0 : 100.0 * static_cast<double>(within) / static_cast<double>(samples.size()),
               burn_ms, r.window_s);
+  std::printf("  critical run-slot waits: %llu, mean %.3f ms;", static_cast<unsigned long long>(r.slot_waits),
+              r.slot_wait_mean_ms);
+  for (const auto& [bound, share] : r.slot_wait_share) std::printf(" <=%g ms %.1f%%", bound, 100.0 * share);
+  std::printf("\n");
   std::printf("  run queue: %.0f slot grants/s, %zu entries waiting at the end, %llu served by age (>2 s)\n",
               r.grants_per_s, r.waiting, static_cast<unsigned long long>(r.aged));
   const auto ts = Clock::now();
@@ -144,6 +172,14 @@ json ModeJson(const ModeResult& r) {
   j["samples"] = r.latency.n;
   j["window_s"] = Round(r.window_s, 1);
   j["grants_per_s"] = std::round(r.grants_per_s);
+  j["slot_wait_mean_ms"] = Round(r.slot_wait_mean_ms, 3);
+  json share = json::object();
+  for (const auto& [bound, s] : r.slot_wait_share) {
+    char key[16];
+    std::snprintf(key, sizeof key, "%g", bound);
+    share[key] = Round(s, 4);
+  }
+  j["slot_wait_share_le_ms"] = share;
   return j;
 }
 

@@ -869,8 +869,16 @@ TEST_CASE("admin: with no token configured, <data_dir>/admin.token is required, 
   json dropped = Ok(node, "faults.set", {{"drop", {"s-0002"}}});
   CHECK(dropped["drop"] == json::array({"s-0002"}));
   CHECK(Ok(node, "faults.set", {{"drop", json::array()}})["drop"] == json::array());
-  CHECK(Contains(Fails(node, "faults.set"), "drop: required"));
+  CHECK(Contains(Fails(node, "faults.set"), "drop: required unless commit_delay_ms is given"));
   CHECK(Contains(Fails(node, "faults.set", {{"drop", {1}}}), "drop[0]: expected a node id"));
+  // The slow disk of the fault trials: every store commit sleeps first; writes still land.
+  CHECK(Ok(node, "faults.set", {{"commit_delay_ms", 50}})["commit_delay_ms"] == 50);
+  Ok(node, "kv.set", {{"space", "local"}, {"key", {"slow", 1}}, {"value", 1}});
+  CHECK(Ok(node, "kv.get", {{"space", "local"}, {"key", {"slow", 1}}})["value"] == 1);
+  CHECK(Ok(node, "faults.set", {{"commit_delay_ms", 0}})["commit_delay_ms"] == 0);
+  CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", -1}}), "commit_delay_ms: expected milliseconds from 0 to 10000"));
+  CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", 20000}}), "commit_delay_ms: expected milliseconds"));
+  CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", "80"}}), "commit_delay_ms: expected milliseconds"));
   for (const char* op : {"node.info", "nodes.list", "plugins.list", "stats"})
     CHECK(node.Admin(kToken, json{{"op", op}}.dump()).find("s3cret-cluster") == std::string::npos);
 }

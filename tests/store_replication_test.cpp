@@ -15,34 +15,16 @@
 #include "actors/store_actor.h"
 #include "runtime/base/digest.h"
 #include "runtime/store/store.h"
+#include "tests/store_test_support.h"
 #include "tests/support/test_support.h"
 
 using namespace ami;
 using namespace ami::kv;
 using ami::test::Eventually;
 using ami::test::TempDir;
+using namespace ami::kv::test_support;
 
 namespace {
-
-std::unique_ptr<Store> OpenStore(const std::filesystem::path& file, const std::string& node_id,
-                                 HybridClock* clock = nullptr) {
-  StoreOptions options;
-  options.node_id = node_id;
-  options.clock = clock;
-  auto store = Store::Open(file, std::move(options));
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
-
-template <class T>
-T Must(Result<T> result) {
-  INFO(result.status().ToString());
-  REQUIRE(result.ok());
-  return std::move(result).value();
-}
-
-Key K(std::initializer_list<std::string_view> parts) { return MakeKey(parts); }
 
 uint64_t Set(Store& store, const Key& key, const std::string& value,
              std::optional<int64_t> expire_in_ms = std::nullopt) {

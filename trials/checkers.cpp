@@ -249,11 +249,21 @@ std::vector<Violation> CheckKv(const History& h, const CheckOptions& options) {
     flag("digest_mismatch", "the nodes' digests differ at the end: " + each, h.ended_at);
   } else if (!h.digests_equal_at) {
     flag("digests_late", "the digests are equal at the end (" + each + ") but when they became equal was not recorded");
-  } else if (heal && *h.digests_equal_at - *heal > options.digest_window_ms) {
-    flag("digests_late", "the digests became equal " + When(h, *h.digests_equal_at) + ", " +
-                             std::to_string(*h.digests_equal_at - *heal) + " ms after the last heal " + When(h, *heal) +
-                             " (limit " + std::to_string(options.digest_window_ms) + " ms)",
-         h.digests_equal_at);
+  } else if (heal) {
+    // Digests can only meet once the writers are quiet: the runner quiets them after the
+    // heal, so the window runs from the heal or from the last acknowledged write after it.
+    int64_t last_write = 0;
+    for (const auto& w : h.kv_writes) last_write = std::max(last_write, w.acked_at);
+    const bool after_write = last_write > *heal;
+    const int64_t from = after_write ? last_write : *heal;
+    if (*h.digests_equal_at - from > options.digest_window_ms)
+      flag("digests_late", "the digests became equal " + When(h, *h.digests_equal_at) + ", " +
+                               std::to_string(*h.digests_equal_at - from) +
+                               (after_write ? " ms after the last acknowledged write " + When(h, last_write) +
+                                                  " (the last heal was " + When(h, *heal) + ")"
+                                            : " ms after the last heal " + When(h, *heal)) +
+                               " (limit " + std::to_string(options.digest_window_ms) + " ms)",
+           h.digests_equal_at);
   }
   return out;
 }

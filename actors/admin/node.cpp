@@ -9,6 +9,7 @@
 #include "actors/exchange_access.h"
 #include "runtime/base/clock.h"
 #include "runtime/store/backup.h"
+#include "runtime/store/store.h"
 
 #include "ami/version.h"
 
@@ -114,15 +115,26 @@ void NodeBackup(Admin& admin, const json& args, Done done) {
 }
 
 void FaultsSet(Admin& admin, const json& args, Done done) {
-  if (Status s = OnlyKnown(args, {"drop"}, "", "faults.set"); !s.ok()) return done(s);
+  if (Status s = OnlyKnown(args, {"drop", "commit_delay_ms"}, "", "faults.set"); !s.ok()) return done(s);
   const Config& config = admin.ctx.config;
   if (!config.cluster || !config.cluster->fault_injection)
     return done(Status::InvalidArgument("faults.set: fault injection is off (cluster.fault_injection is not true)"));
   const json* drop = Arg(args, "drop");
-  if (!drop) return done(Invalid("drop", "required (an array of node ids; [] heals)"));
-  if (!drop->is_array()) return done(Invalid("drop", "expected an array of node ids"));
-  for (size_t i = 0; i < drop->size(); ++i)
-    if (!(*drop)[i].is_string()) return done(Invalid("drop[" + std::to_string(i) + "]", "expected a node id"));
+  const json* delay = Arg(args, "commit_delay_ms");
+  if (!drop && !delay)
+    return done(Invalid("drop", "required unless commit_delay_ms is given (an array of node ids; [] heals)"));
+  if (drop && !drop->is_array()) return done(Invalid("drop", "expected an array of node ids"));
+  if (drop)
+    for (size_t i = 0; i < drop->size(); ++i)
+      if (!(*drop)[i].is_string()) return done(Invalid("drop[" + std::to_string(i) + "]", "expected a node id"));
+  if (delay && (!delay->is_number_integer() || delay->get<int64_t>() < 0 || delay->get<int64_t>() > 10'000))
+    return done(Invalid("commit_delay_ms", "expected milliseconds from 0 to 10000"));
+  if (delay) {
+    // The slow disk of the fault trials: every store commit (one fsync) takes this much longer.
+    spdlog::warn("admin: faults.set commit_delay_ms {}", delay->get<int64_t>());
+    kv::Store::SetFaultCommitDelay(std::chrono::milliseconds(delay->get<int64_t>()));
+    if (!drop) return done(json{{"ok", true}, {"commit_delay_ms", *delay}});
+  }
   spdlog::warn("admin: faults.set drop {}", drop->dump());
   admin.self->request(admin.ctx.cluster, kClusterTimeout, faults_atom_v, json{{"drop", *drop}}.dump())
       .then(

@@ -40,7 +40,9 @@ constexpr size_t kMaxQueuedBatches = 8;           // per peer; beyond, rely on t
 constexpr auto kPeerRequestTimeout = std::chrono::seconds(5);
 constexpr int kSuspectBeats = 3;                  // unheard for 3 heartbeats: suspect
 constexpr int kDownBeats = 6;                     // … for 6: down
-constexpr int64_t kTickMs = 25;                   // lease timers and heartbeats are checked this often
+// The actor's timer runs when something is due — the next heartbeat, a reconnect, a lease
+// timer (LeaseManager::NextWakeup) — not on a fixed beat, so an idle node wakes about
+// twice a heartbeat, not 40 times a second.
 // Terms are ballot counters: they grow by a few per election. A recorded term beyond this
 // did not come from an election (a forged or corrupt ["ami","leader",sid]); starting
 // above it could exhaust the counter and stop the lease from ever being granted.
@@ -100,6 +102,9 @@ struct ReplCursor {
   bool loaded = false;               // read from meta yet
   std::string store_incarnation;
   uint64_t cursor = 0;
+  // The part of `cursor` a (replsync) has made durable here: what heartbeats acknowledge
+  // (applies are not fsynced one by one; the peer sweeps tombstones by our acks).
+  uint64_t synced = 0;
   uint64_t remote_last = 0;          // from its last heartbeat
   bool busy = false;                 // a pull or apply is in flight
   std::deque<wire::ReplBatch> queued;  // pushes that arrived while busy
@@ -125,14 +130,20 @@ struct ClusterState {
   std::set<std::string> dropped;     // fault injection: nodes we neither send to nor hear
   std::map<std::string, ReplCursor> cursors;   // by peer node id
   uint64_t last_pushed = 0;          // our versionstamp pushed to peers so far
-  std::optional<ReplState> repl_state;  // what heartbeats announce …
-  bool repl_state_stale = true;      // … and whether a network write happened since it was read
+  // What heartbeats announce: read once, then kept current by the store's replication
+  // feed (every network commit and apply tells its versionstamp), so a heartbeat costs
+  // the store nothing.
+  std::optional<ReplState> repl_state;
+  bool repl_state_reading = false;
   bool push_running = false, push_again = false;
+  bool sync_running = false;         // a (replsync) for the acks is in flight
   std::unique_ptr<cluster::LeaseManager> leases;
   std::set<std::string> resigning;   // sids whose next "not held" event is a resign
   cluster::LeaseWishes wishes;       // (wantlease) wishes whose leader-record read is in flight
   std::map<std::string, int64_t> acquired_at;  // sid → wall ms of acquisition
   int64_t next_heartbeat = 0;
+  int64_t tick_due = INT64_MAX;      // steady ms the pending (ctick) is for
+  uint64_t tick_seq = 0;             // only the latest scheduled (ctick, seq) runs
   int64_t warn_budget_reset = 0;
   int warnings = 0;
   static inline const char* name = "ami.cluster";
@@ -220,11 +231,21 @@ struct ClusterState {
 
 
   // ---------------------------------------------------------------- heartbeats and anti-entropy
-  // The store's replication state changes only with a write to the network space (local
-  // or replicated), so it is read again only after one, not every heartbeat.
+  // Heartbeats send what the feed keeps in repl_state; the store is asked only before
+  // the first answer (or after a failed read).
   void SendHeartbeats();
 
+  // When applies moved a cursor past what is durable, asks the store to sync them, then
+  // acknowledges the new cursors in later heartbeats. Nothing to do on an idle cluster.
+  void SyncAcks();
+
+  // The store's replication feed (store_actor.h): local rows are pushed to the peers as
+  // they are, without reading them back, when they continue what was pushed before;
+  // otherwise Push() reads the gap. Applied rows only advance repl_state.
+  void OnFeed(wire::ReplBatch& batch);
+
   void Beat(const ReplState& state);
+  void BeatTo(const Peer& p, const ReplState& state);
 
   int64_t MaxSkewMs() const { return cluster() ? cluster()->max_clock_skew.count() : 5000; }
 
@@ -253,6 +274,12 @@ struct ClusterState {
 
   // ---------------------------------------------------------------- leases
   void Tick();
+
+  // When Tick is next due: the next heartbeat, reconnect or lease timer.
+  int64_t NextTickAt();
+
+  // Makes sure a (ctick) comes at `at` (steady ms) or earlier.
+  void ScheduleTick(int64_t at);
 
   void FlushLeases();
 

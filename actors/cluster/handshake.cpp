@@ -91,6 +91,7 @@ void ClusterState::ConnectFailed(Peer& p, const std::string& why) {
   p.handle = nullptr;
   p.next_connect = SteadyMs() + p.backoff_ms;
   p.backoff_ms = std::min<int64_t>(p.backoff_ms * 2, 5000);
+  ScheduleTick(p.next_connect);
 }
 
 std::string ClusterState::ViewMismatch(const wire::View& theirs) const {
@@ -231,6 +232,17 @@ bool ClusterState::OnAuth(const wire::Auth& auth) {
   }
   authed[addr] = pending.node;
   self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
+  // A peer that just proved itself is up: if our own link to it waits in its reconnect
+  // back-off (up to 5 s after it was down a while), connect now. Otherwise it hears
+  // nothing from us until then, declares us down and misses our replication (fault
+  // trial seed 1107: a node restarted after kill -9 was cut off for 7 s).
+  const int64_t now = SteadyMs();
+  for (auto& p : peers)
+    if (p.node == pending.node && p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX && p.next_connect > now) {
+      p.backoff_ms = 200;
+      p.next_connect = now;
+      ScheduleTick(now);
+    }
   return true;
 }
 
@@ -263,6 +275,7 @@ void ClusterState::OnDown(const caf::down_msg& down) {
     }
   }
   UpdatePeers();
+  ScheduleTick(NextTickAt());  // the reconnect
 }
 
 std::string ClusterState::StateOf(const Peer& p, int64_t now) const {

@@ -16,12 +16,31 @@ void ClusterState::Tick() {
   FlushLeases();
 }
 
+int64_t ClusterState::NextTickAt() {
+  int64_t next = next_heartbeat;
+  for (const auto& p : peers)
+    if (p.link == Peer::Link::kIdle) next = std::min(next, p.next_connect);
+  const int64_t lease_next = leases->NextWakeup(LeaseNow());
+  if (lease_next != cluster::LeaseManager::kNever) next = std::min(next, ToSteady(lease_next));
+  return next;
+}
+
+void ClusterState::ScheduleTick(int64_t at) {
+  if (at >= tick_due) return;  // one for then or earlier is pending
+  const int64_t now = SteadyMs();
+  tick_due = at;
+  // At least 1 ms: a lease time converted between clocks may round to just before it is due.
+  const int64_t delay = std::clamp<int64_t>(at - now, 1, HeartbeatMs());
+  self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom_v, ++tick_seq);
+}
+
 void ClusterState::FlushLeases() {
   for (auto& out : leases->TakeOutgoing()) {
     if (dropped.count(out.to)) continue;
     if (Peer* p = PeerByNode(out.to)) self->send(p->handle, lease_atom_v, out.msg);
   }
   for (auto& ev : leases->TakeEvents()) OnLeaseEvent(ev);
+  ScheduleTick(NextTickAt());  // a lease message or wish may have moved a lease timer
 }
 
 void ClusterState::OnLeaseEvent(const cluster::LeaseEvent& ev) {

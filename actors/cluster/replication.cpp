@@ -4,34 +4,75 @@
 namespace ami::cluster_impl {
 
 void ClusterState::SendHeartbeats() {
-  if (repl_state && !repl_state_stale) return Beat(*repl_state);
-  repl_state_stale = false;  // a change while the read is in flight marks it stale again
+  SyncAcks();
+  if (repl_state) return Beat(*repl_state);
+  if (repl_state_reading) return;
+  repl_state_reading = true;
   self->request(ctx.store, kPeerRequestTimeout, repl_state_atom_v)
       .then(
           [this](ReplState& state) {
+            repl_state_reading = false;
+            // The feed may have told a later versionstamp meanwhile.
+            if (repl_state) state.last_versionstamp = std::max(state.last_versionstamp, repl_state->last_versionstamp);
             repl_state = state;
-            Beat(state);
+            Beat(*repl_state);
           },
           [this](caf::error& err) {
-            repl_state_stale = true;
+            repl_state_reading = false;
             LogError("reading the replication state")(err);
           });
 }
 
+void ClusterState::SyncAcks() {
+  if (sync_running) return;
+  std::map<std::string, std::pair<std::string, uint64_t>> moved;  // node → (store incarnation, cursor)
+  for (const auto& [node_id, c] : cursors)
+    if (c.loaded && c.cursor != c.synced) moved[node_id] = {c.store_incarnation, c.cursor};
+  if (moved.empty()) return;
+  sync_running = true;
+  self->request(ctx.store, kPeerRequestTimeout, repl_sync_atom_v)
+      .then(
+          [this, moved](bool durable) {
+            sync_running = false;
+            if (!durable) return;
+            for (const auto& [node_id, at] : moved) {
+              auto it = cursors.find(node_id);
+              // A cursor reset meanwhile (a new store of that peer) is not acknowledged.
+              if (it != cursors.end() && it->second.store_incarnation == at.first && it->second.cursor >= at.second)
+                it->second.synced = at.second;
+            }
+          },
+          [this](caf::error& err) {
+            sync_running = false;
+            LogError("syncing replicated rows")(err);
+          });
+}
+
+void ClusterState::OnFeed(wire::ReplBatch& batch) {
+  if (repl_state) repl_state->last_versionstamp = std::max(repl_state->last_versionstamp, batch.upto);
+  if (!batch.node.empty()) return;  // rows applied from a peer: peers pull them (anti-entropy)
+  if (peers.empty() || batch.upto <= last_pushed) return;
+  if (push_running || batch.after > last_pushed) return Push();  // a gap (applied rows): read it
+  last_pushed = batch.upto;
+  batch.node = self_id;
+  for (auto& p : peers)
+    if (Reachable(p)) self->send(p.handle, repl_push_atom_v, batch);
+}
+
 void ClusterState::Beat(const ReplState& state) {
+  for (auto& p : peers)
+    if (Reachable(p)) BeatTo(p, state);
+}
+
+void ClusterState::BeatTo(const Peer& p, const ReplState& state) {
   wire::Heartbeat beat{self_id, incarnation, state.store_incarnation, state.last_versionstamp, ctx.clock->Now(),
                        "", 0};
-  for (auto& p : peers) {
-    if (!Reachable(p)) continue;
-    // Tell each peer how far we have applied its store (it sweeps tombstones by that).
-    beat.acked_store.clear();
-    beat.acked = 0;
-    if (auto it = cursors.find(p.node); it != cursors.end() && it->second.loaded) {
-      beat.acked_store = it->second.store_incarnation;
-      beat.acked = it->second.cursor;
-    }
-    self->send(p.handle, heartbeat_atom_v, beat);
+  // Tell the peer how far we have durably applied its store (it sweeps tombstones by that).
+  if (auto it = cursors.find(p.node); it != cursors.end() && it->second.loaded && it->second.synced > 0) {
+    beat.acked_store = it->second.store_incarnation;
+    beat.acked = it->second.synced;
   }
+  self->send(p.handle, heartbeat_atom_v, beat);
 }
 
 void ClusterState::RecordAck(const std::string& from, const wire::Heartbeat& beat) {
@@ -52,7 +93,12 @@ void ClusterState::OnHeartbeat(const std::string& from, const wire::Heartbeat& b
     return Warn("cluster: refused a heartbeat from {}: its clock stamp is {} ms ahead of ours "
                 "(cluster.max_clock_skew {} ms)", from, HybridClock::AheadMs(beat.hlc), MaxSkewMs());
   }
-  p->last_heard = SteadyMs();
+  const int64_t now = SteadyMs();
+  // A peer heard again after a silence (a healed partition, a restart): it learns at once
+  // how far we are, instead of at our next heartbeat, so both sides pull without delay.
+  const bool was_quiet = p->last_heard == 0 || now - p->last_heard > 2 * HeartbeatMs();
+  p->last_heard = now;
+  if (was_quiet && repl_state && Reachable(*p)) BeatTo(*p, *repl_state);
   RecordAck(from, beat);
   ReplCursor& c = cursors[from];
   c.remote_last = beat.last_versionstamp;
@@ -61,6 +107,7 @@ void ClusterState::OnHeartbeat(const std::string& from, const wire::Heartbeat& b
     spdlog::info("cluster: {} has a new store; replicating it from the start", from);
     c.store_incarnation = beat.store_incarnation;
     c.cursor = 0;
+    c.synced = 0;
   }
   MaybePull(from);
 }

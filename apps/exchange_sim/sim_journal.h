@@ -2,24 +2,26 @@
 // line (format in docs/exchange-sim.md "Journal"). It is both the simulator's only
 // persistent state (replayed on start) and what the trial checkers read.
 //
+// The file itself is the connector SDK's JournalFile (ami/plugin/journal.h, shared with
+// the paper connector); this class keeps the simulator's interface and failure rule.
+//
 // Durability: Append() queues a line; a flusher thread writes everything queued, calls
 // fdatasync once for the whole batch, and only then runs the callbacks of that batch —
 // the REST handlers answer from there, so an order is acknowledged only once it is on
 // disk (a kill -9 loses at most unacknowledged events). Lines are appended in the order
 // Append() was called. A torn last line (a crash mid-write) is ignored on replay and cut
-// off before new lines are appended.
+// off before new lines are appended. A failed write or fsync ends the process (exit 3):
+// nothing after it may be acknowledged.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "ami/plugin/journal.h"
 
 namespace ami::exchange_sim {
 
@@ -27,7 +29,7 @@ class Journal {
  public:
   // Opens (creates) the file. false with `error` naming the file and why.
   bool Open(const std::filesystem::path& file, std::int64_t fsync_delay_ms, std::string& error);
-  ~Journal();   // flushes what is queued, then stops
+  // The destructor flushes what is queued, then stops.
 
   // Every complete line already in the file, in order (call before the first Append).
   // `torn` counts a dropped torn tail (0 or 1); unparseable whole lines are an error.
@@ -43,18 +45,7 @@ class Journal {
   std::uint64_t lines() const;
 
  private:
-  void FlushLoop();
-
-  std::filesystem::path file_;
-  int fd_ = -1;
-  std::int64_t fsync_delay_ms_ = 0;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string pending_;                                // bytes not yet written
-  std::vector<std::function<void()>> waiting_;         // callbacks of the pending bytes
-  bool stopping_ = false;
-  std::uint64_t fsyncs_ = 0, lines_ = 0;
-  std::thread flusher_;
+  plugin::JournalFile file_;
 };
 
 }  // namespace ami::exchange_sim

@@ -1,3 +1,5 @@
+// (Over 600 lines: one class's CCXT methods with their JSON shapes; its persistence is in
+// paper_journal.cpp, its state and journal lines in paper_state.cpp.)
 #include "paper_exchange.h"
 
 #include <algorithm>
@@ -73,14 +75,19 @@ std::int64_t Limit(std::optional<std::int64_t> limit, std::int64_t fallback, std
 
 class PaperExchange::Txn {
  public:
-  Txn(PaperExchange& x, const Ctx& ctx) : x_(x), lock_(x.mu_) { x_.EnterLocked(ctx); }
+  Txn(PaperExchange& x, const Ctx& ctx) : x_(x), lock_(x.mu_) {
+    x_.changes_ = Changes{};
+    x_.EnterLocked(ctx);
+  }
+  // Also when the call failed: a term seen or a fill made on the way stays.
   ~Txn() {
-    if (x_.dirty_) x_.SaveLocked(false);
+    try {
+      x_.CommitLocked();
+    } catch (...) {
+      // The journal failed: MakeDurable answers this call with the error.
+    }
   }
-  // Persists changes; a failure to persist is reported to the caller.
-  void Commit() {
-    if (x_.dirty_) x_.SaveLocked(true);
-  }
+  void Commit() { x_.CommitLocked(); }
 
  private:
   PaperExchange& x_;
@@ -98,16 +105,17 @@ PaperExchange::PaperExchange(PaperOptions options) : options_(std::move(options)
                                   options_.tick_ms)});
   }
   if (!options_.data_dir.empty())
-    state_file_ = options_.data_dir / ("paper-" + options_.exchange_id + ".json");
+    journal_file_ = options_.data_dir / ("paper-" + options_.exchange_id + ".jsonl");
 }
 
 std::unique_ptr<PaperExchange> PaperExchange::Create(PaperOptions options, std::string& error) {
   std::unique_ptr<PaperExchange> x(new PaperExchange(std::move(options)));
-  if (!x->state_file_.empty()) {
-    error = LoadState(x->state_file_, x->state_);
+  if (!x->journal_file_.empty()) {
+    error = x->OpenJournal();
     if (!error.empty()) return nullptr;
   }
   if (x->state_.manual_now == 0) x->state_.manual_now = x->options_.start_time_ms;
+  x->index_.Rebuild(x->state_);
   return x;
 }
 
@@ -205,25 +213,18 @@ void PaperExchange::EnterLocked(const Ctx& ctx) {
                       Json{{"term", ctx.term}, {"highestTerm", highest}});
     if (ctx.term > highest) {
       state_.terms[ctx.worker_sid] = ctx.term;
-      dirty_ = true;
+      changes_.terms.insert(ctx.worker_sid);
     }
   }
   now_ = NowLocked();
   AdvanceLocked();
 }
 
-void PaperExchange::SaveLocked(bool throw_on_error) {
-  if (state_file_.empty()) {
-    dirty_ = false;
-    return;
-  }
-  std::string err = SaveState(state_, state_file_);
-  if (err.empty()) {
-    dirty_ = false;
-    return;
-  }
-  if (throw_on_error)
-    throw CcxtError(errc::kExchangeError, options_.exchange_id + ": cannot persist state: " + err);
+void PaperExchange::SetStatusLocked(Order& o, const char* status) {
+  index_.Remove(o);
+  o.status = status;
+  index_.Add(o);
+  changes_.orders.insert(o.seq);
 }
 
 std::int64_t PaperExchange::NowLocked() const {
@@ -273,8 +274,8 @@ void PaperExchange::AdvanceLocked() {
     const std::int64_t from = std::max(it == state_.last_scan.end() ? now_step + 1 : it->second + 1,
                                        now_step - kMaxScanSteps);
     std::vector<Order*> open;
-    for (auto& [seq, o] : state_.orders)
-      if (o.status == "open" && o.symbol == sym) open.push_back(&o);
+    if (auto idx = index_.open.find(sym); idx != index_.open.end())
+      for (std::int64_t seq : idx->second) open.push_back(&state_.orders.at(seq));
     for (std::int64_t s = from; s <= now_step && !open.empty(); ++s) {
       double max_buy = -1, min_sell = -1;
       for (const Order* o : open) {
@@ -300,8 +301,11 @@ void PaperExchange::AdvanceLocked() {
 
 void PaperExchange::FillRestingLocked(const Market& m, std::int64_t step, double last) {
   const std::int64_t ts = step * options_.tick_ms;
-  for (auto& [seq, o] : state_.orders) {
-    if (o.status != "open" || o.symbol != m.spec.symbol) continue;
+  auto idx = index_.open.find(m.spec.symbol);
+  if (idx == index_.open.end()) return;
+  const std::vector<std::int64_t> open(idx->second.begin(), idx->second.end());   // fills change the set
+  for (std::int64_t seq : open) {
+    Order& o = state_.orders.at(seq);
     const bool crosses = o.side == "buy" ? last <= o.price : last >= o.price;
     if (crosses) FillLocked(o, o.price, /*taker=*/false, std::max(ts, o.timestamp));
   }
@@ -345,13 +349,14 @@ void PaperExchange::FillLocked(Order& o, double price, bool taker, std::int64_t 
   o.fee_cost = Clean(o.fee_cost + t.fee_cost);
   o.fee_currency = t.fee_currency;
   o.fee_rate = rate;
-  o.status = "closed";
+  SetStatusLocked(o, "closed");
   o.last_trade_timestamp = ts;
   o.last_update_timestamp = ts;
   if (o.type == "market") o.price = o.average;
   o.trades.push_back(t.seq);
+  changes_.trades.insert(t.seq);
+  changes_.accounts.insert(o.account);
   state_.trades[t.seq] = std::move(t);
-  dirty_ = true;
 }
 
 // ---------------------------------------------------------------------------------
@@ -371,20 +376,23 @@ Account& PaperExchange::AccountLocked(const Ctx& ctx) {
   if (it != state_.accounts.end()) return it->second;
   Account& acc = state_.accounts[key];
   acc.total = options_.starting_balances;
-  dirty_ = true;
+  changes_.accounts.insert(key);
   return acc;
 }
 
 double PaperExchange::UsedLocked(const std::string& account, const std::string& ccy) const {
   double used = 0;
-  for (const auto& [seq, o] : state_.orders) {
-    if (o.status != "open" || o.account != account) continue;
-    auto mi = market_index_.find(o.symbol);
+  for (const auto& [symbol, seqs] : index_.open) {
+    auto mi = market_index_.find(symbol);
     if (mi == market_index_.end()) continue;   // market no longer configured
     const MarketSpec& spec = markets_[mi->second].spec;
-    const double remaining = o.amount - o.filled;
-    if (o.side == "buy" && spec.quote == ccy) used += remaining * o.price;
-    if (o.side == "sell" && spec.base == ccy) used += remaining;
+    for (std::int64_t seq : seqs) {
+      const Order& o = state_.orders.at(seq);
+      if (o.account != account) continue;
+      const double remaining = o.amount - o.filled;
+      if (o.side == "buy" && spec.quote == ccy) used += remaining * o.price;
+      if (o.side == "sell" && spec.base == ccy) used += remaining;
+    }
   }
   return Clean(used);
 }
@@ -401,9 +409,8 @@ Order* PaperExchange::FindOrderLocked(const std::string& account, const std::str
                                       const Json& params) {
   const std::string coid = ClientOrderIdParam(params);
   if (!coid.empty()) {
-    for (auto& [seq, o] : state_.orders)
-      if (o.account == account && o.client_order_id == coid) return &o;
-    return nullptr;
+    auto it = index_.client_ids.find({account, coid});
+    return it == index_.client_ids.end() ? nullptr : &state_.orders.at(it->second);
   }
   if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
     return nullptr;
@@ -413,18 +420,19 @@ Order* PaperExchange::FindOrderLocked(const std::string& account, const std::str
 }
 
 void PaperExchange::TrimLocked(const std::string& account) {
-  std::size_t done = 0;
-  for (const auto& [seq, o] : state_.orders)
-    if (o.account == account && o.status != "open") ++done;
-  for (auto it = state_.orders.begin(); done > options_.max_closed_orders &&
-                                        it != state_.orders.end();) {
-    if (it->second.account == account && it->second.status != "open") {
-      for (std::int64_t t : it->second.trades) state_.trades.erase(t);
-      it = state_.orders.erase(it);
-      --done;
-    } else {
-      ++it;
+  auto done = index_.done.find(account);
+  if (done == index_.done.end()) return;
+  while (done->second.size() > options_.max_closed_orders) {
+    auto it = state_.orders.find(*done->second.begin());   // the oldest closed or canceled
+    index_.Remove(it->second);
+    for (std::int64_t t : it->second.trades) {
+      state_.trades.erase(t);
+      changes_.trades.erase(t);
+      changes_.dropped_trades.insert(t);
     }
+    changes_.orders.erase(it->first);
+    changes_.dropped_orders.insert(it->first);
+    state_.orders.erase(it);
   }
 }
 
@@ -433,6 +441,15 @@ std::vector<const Order*> PaperExchange::SelectOrdersLocked(
     const char* status_filter) const {
   if (symbol) FindMarket(*symbol);
   std::vector<const Order*> out;
+  if (status_filter && std::string(status_filter) == "open") {   // the index: open orders are few
+    std::vector<std::int64_t> seqs;
+    for (const auto& [sym, open] : index_.open)
+      if (!symbol || sym == *symbol) seqs.insert(seqs.end(), open.begin(), open.end());
+    std::sort(seqs.begin(), seqs.end());
+    for (std::int64_t seq : seqs)
+      if (const Order& o = state_.orders.at(seq); o.account == account) out.push_back(&o);
+    return out;
+  }
   for (const auto& [seq, o] : state_.orders) {
     if (o.account != account) continue;
     if (symbol && o.symbol != *symbol) continue;
@@ -821,12 +838,11 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
   const std::string account = AccountKey(ctx);
   const std::string coid = ClientOrderIdParam(params);
   if (!coid.empty()) {
-    for (const auto& [seq, o] : state_.orders)
-      if (o.account == account && o.client_order_id == coid) {
-        Json out = OrderJsonLocked(o);   // idempotent: the order made the first time
-        t.Commit();
-        return out;
-      }
+    if (auto it = index_.client_ids.find({account, coid}); it != index_.client_ids.end()) {
+      Json out = OrderJsonLocked(state_.orders.at(it->second));   // idempotent: the order made the first time
+      t.Commit();
+      return out;
+    }
   }
   const Market& m = FindMarket(symbol);
   if (type != "limit" && type != "market")
@@ -896,7 +912,8 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
   const std::int64_t seq = o.seq;
   Order& stored = state_.orders[seq];
   stored = std::move(o);
-  dirty_ = true;
+  index_.Add(stored);
+  changes_.orders.insert(seq);
   if (marketable) FillLocked(stored, exec_px, /*taker=*/true, now_);
   Json out = OrderJsonLocked(stored);
   TrimLocked(account);
@@ -916,9 +933,8 @@ Json PaperExchange::cancelOrder(const Ctx& ctx, const std::string& id,
   if (o->status != "open")
     throw CcxtError(errc::kOrderNotFound,
                     options_.exchange_id + ": order " + id + " is " + o->status + " and cannot be canceled");
-  o->status = "canceled";
+  SetStatusLocked(*o, "canceled");
   o->last_update_timestamp = now_;
-  dirty_ = true;
   Json out = OrderJsonLocked(*o);
   TrimLocked(account);
   t.Commit();
@@ -933,9 +949,8 @@ Json PaperExchange::cancelAllOrders(const Ctx& ctx, const std::optional<std::str
   Json out = Json::array();
   for (const Order* c : SelectOrdersLocked(account, symbol, "open")) {
     Order& o = state_.orders.at(c->seq);
-    o.status = "canceled";
+    SetStatusLocked(o, "canceled");
     o.last_update_timestamp = now_;
-    dirty_ = true;
     out.push_back(OrderJsonLocked(o));
   }
   TrimLocked(account);
@@ -1029,7 +1044,7 @@ Json PaperExchange::CallExtension(const Ctx& ctx, const std::string& method,
     const std::int64_t step = StepOf(now_);
     state_.offsets[m.spec.symbol] =
         std::log(price / m.spec.price) - m.process.LogDeviation(step);
-    dirty_ = true;
+    changes_.offsets.insert(m.spec.symbol);
     FillRestingLocked(m, step, QuoteLocked(m, step).last);
     out = TickerJsonLocked(m);
   } else if (method == "paperAdvanceTime") {
@@ -1039,7 +1054,7 @@ Json PaperExchange::CallExtension(const Ctx& ctx, const std::string& method,
     if (ms < 0) throw CcxtError(errc::kBadRequest, "paperAdvanceTime: ms must be >= 0");
     state_.manual_now += ms;
     now_ = state_.manual_now;
-    dirty_ = true;
+    changes_.clock = true;
     AdvanceLocked();
     out = {{"timestamp", now_}, {"datetime", Iso8601(now_)}};
   } else if (method == "paperInjectFault") {
@@ -1062,7 +1077,7 @@ Json PaperExchange::CallExtension(const Ctx& ctx, const std::string& method,
     if (!std::isfinite(amount) || amount < 0)
       throw CcxtError(errc::kBadRequest, "paperSetBalance: amount must be >= 0");
     acc.total[ccy] = Clean(amount);
-    dirty_ = true;
+    changes_.accounts.insert(AccountKey(ctx));
     out = BalanceJsonLocked(AccountKey(ctx));
   } else {
     Unsupported(method);

@@ -15,14 +15,20 @@
 // - Fencing: a call whose term is lower than the highest seen for its worker fails with
 //   PermissionDenied "<exchange>: fenced: term A < B for worker <sid> ..." and does
 //   nothing; term 0 is unfenced. The highest terms are part of the persisted state.
-// - State goes to <data_dir>/paper-<exchange_id>.json after every change (atomic
-//   rename), so a restart loses nothing.
+// - State: every call that changes something appends one line (what it changed) to the
+//   journal <data_dir>/paper-<exchange_id>.jsonl (paper_state.h, ami/plugin/journal.h);
+//   calls share fsyncs, and a call is answered only once the fsync holding its line
+//   (and every line before it) has returned — MakeDurable() below — so kill -9 loses no
+//   acknowledged order. Start-up replays the journal (a torn last line is dropped; a
+//   damaged line stops Create with "journal <file>:<line>: …"); when it has grown past
+//   `compact_bytes` (and 4 × the last snapshot) it is replaced by one snapshot line,
+//   crash-safely. A former paper-<id>.json state file starts the journal.
 // - Faults: latency_ms, network_error_rate (NetworkError, nothing happened) and
 //   timeout_rate (RequestTimeout, but the call DID take effect — as a lost response).
 //   With test_controls, paperInjectFault(kind, count, method?) makes the next `count`
 //   calls (of `method`, or of any method) fail the same way, deterministically: kind
 //   "network" before the call takes effect, "timeout" after it ("ambiguous").
-// - Thread-safe: one mutex around the state; latency is spent outside it.
+// - Thread-safe: one mutex around the state; latency and fsyncs are spent outside it.
 #pragma once
 
 #include <atomic>
@@ -36,6 +42,7 @@
 #include <vector>
 
 #include "ami/plugin/connector_base.h"
+#include "ami/plugin/journal.h"
 #include "paper_options.h"
 #include "paper_state.h"
 #include "price_process.h"
@@ -46,8 +53,15 @@ inline constexpr const char* kPaperVersion = "1.0.0";
 
 class PaperExchange final : public plugin::ConnectorBase {
  public:
-  // nullptr (and `error`) when the state file exists but cannot be read.
+  // nullptr (and `error`) when the journal (or a former state file) cannot be read.
   static std::unique_ptr<PaperExchange> Create(PaperOptions options, std::string& error);
+  // The exchange as the host sees it: every answer waits for the journal's fsync that
+  // holds the call's changes (CallAsync: without holding the caller's thread, so the
+  // calls of many workers share one fsync; Call: blocking). A journal that failed turns
+  // every later answer into ExchangeError. Memory-only (no data_dir): `x` as it is.
+  static std::unique_ptr<plugin::ExchangeConnector> MakeDurable(std::unique_ptr<PaperExchange> x);
+
+  plugin::JournalFile* journal() const { return journal_.get(); }   // null: memory only
 
  protected:
   std::string id() const override { return "paper"; }
@@ -110,7 +124,9 @@ class PaperExchange final : public plugin::ConnectorBase {
 
   // All *Locked members need mu_ held (a Txn).
   void EnterLocked(const Ctx& ctx);
-  void SaveLocked(bool throw_on_error);
+  std::string OpenJournal();                             // Create: replay or start the journal
+  void CommitLocked();                                   // journals changes_; compacts when due
+  void SetStatusLocked(Order& o, const char* status);    // keeps index_ in step
   std::int64_t NowLocked() const;
   std::int64_t StepOf(std::int64_t ms) const;
   const Market& FindMarket(const std::string& symbol) const;   // BadSymbol
@@ -144,11 +160,14 @@ class PaperExchange final : public plugin::ConnectorBase {
   PaperOptions options_;
   std::vector<Market> markets_;
   std::map<std::string, std::size_t, std::less<>> market_index_;
-  std::filesystem::path state_file_;
+  std::filesystem::path journal_file_;   // empty: memory only
 
   mutable std::mutex mu_;
   State state_;
-  bool dirty_ = false;
+  Index index_;
+  Changes changes_;                        // of the current call (under mu_)
+  std::unique_ptr<plugin::JournalFile> journal_;
+  std::uint64_t snapshot_bytes_ = 0;       // size of the journal's last snapshot
   std::int64_t now_ = 0;   // time of the current call (under mu_)
   std::atomic<std::uint64_t> fault_counter_{0};
 

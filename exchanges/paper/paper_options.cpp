@@ -188,6 +188,10 @@ bool ParseOptions(const json& options, PaperOptions& o, std::string& error) {
         o.require_credentials = Bool(v, key);
       } else if (key == "max_closed_orders") {
         o.max_closed_orders = static_cast<std::size_t>(Integer(v, key, 1, 1000000));
+      } else if (key == "compact_bytes") {
+        o.compact_bytes = Integer(v, key, 4096, 1LL << 40);
+      } else if (key == "fsync_delay_ms") {
+        o.fsync_delay_ms = Integer(v, key, 0, 10000);
       } else if (key == "prices") {
         json p = Object(v, key);
         for (auto& [sym, price] : p.items()) {
@@ -218,7 +222,7 @@ bool ParseOptions(const json& options, PaperOptions& o, std::string& error) {
              "unknown option (known: exchange_id, data_dir, seed, spread, maker_fee, "
              "taker_fee, fees, starting_balances, latency_ms, network_error_rate, "
              "timeout_rate, volatility, tick_ms, clock, start_time_ms, test_controls, "
-             "require_credentials, max_closed_orders, prices, markets)");
+             "require_credentials, max_closed_orders, compact_bytes, fsync_delay_ms, prices, markets)");
       }
     }
     return true;

@@ -44,6 +44,8 @@ struct PaperOptions {
   bool test_controls = false;         // enables paperSetPrice / paperAdvanceTime / paperSetBalance
   bool require_credentials = false;   // private calls need an api key (AuthenticationError)
   std::size_t max_closed_orders = 1000;  // per account; older closed/canceled orders are dropped
+  std::int64_t compact_bytes = 8 << 20;  // journal size past which it is rewritten as one snapshot
+  std::int64_t fsync_delay_ms = 0;       // added before every journal fsync (slow-disk trials)
   std::vector<MarketSpec> markets;    // defaults: BTC/USDT, ETH/USDT, SOL/USDT
 };
 

@@ -26,7 +26,7 @@ class PaperPlugin final : public plugin::ConnectorFactory {
         return plugin::CallResult::Error(plugin::errc::kBadRequest, error);
       auto exchange = PaperExchange::Create(std::move(parsed), error);
       if (!exchange) return plugin::CallResult::Error(plugin::errc::kExchangeError, error);
-      out = std::move(exchange);
+      out = PaperExchange::MakeDurable(std::move(exchange));
       return plugin::CallResult::Ok("null");
     } catch (const std::exception& e) {
       return plugin::CallResult::Error(plugin::errc::kBadRequest,

@@ -1,8 +1,5 @@
 #include "paper_state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -141,40 +138,6 @@ State StateFromJson(const json& j) {
   return s;
 }
 
-std::string SaveState(const State& s, const std::filesystem::path& file) {
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  if (ec) return "cannot create " + file.parent_path().string() + ": " + ec.message();
-  const std::string text = ToJson(s).dump(1);
-  const std::filesystem::path tmp = file.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = Errno("cannot write", tmp);
-      ::close(fd);
-      return err;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    std::string err = Errno("cannot fsync", tmp);
-    ::close(fd);
-    return err;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return Errno("cannot rename to", file);
-  int dfd = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return "";
-}
-
 std::string LoadState(const std::filesystem::path& file, State& s) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return "";
@@ -189,6 +152,88 @@ std::string LoadState(const std::filesystem::path& file, State& s) {
            "); move it away to start fresh";
   }
   return "";
+}
+
+// ---- journal lines ----------------------------------------------------------------
+
+std::string SnapshotLine(const State& s) { return json{{"snapshot", ToJson(s)}}.dump(); }
+
+std::string ChangeLine(const State& s, const Changes& c) {
+  json j = {{"n", s.next_seq}, {"s", s.last_scan}};
+  if (c.clock) j["m"] = s.manual_now;
+  json orders = json::array();
+  for (std::int64_t seq : c.orders)
+    if (auto it = s.orders.find(seq); it != s.orders.end()) orders.push_back(OrderJson(it->second));
+  if (!orders.empty()) j["o"] = std::move(orders);
+  json trades = json::array();
+  for (std::int64_t seq : c.trades)
+    if (auto it = s.trades.find(seq); it != s.trades.end()) trades.push_back(TradeJson(it->second));
+  if (!trades.empty()) j["t"] = std::move(trades);
+  for (const auto& id : c.accounts)
+    if (auto it = s.accounts.find(id); it != s.accounts.end()) j["a"][id] = it->second.total;
+  for (const auto& sid : c.terms)
+    if (auto it = s.terms.find(sid); it != s.terms.end()) j["w"][sid] = it->second;
+  for (const auto& sym : c.offsets)
+    if (auto it = s.offsets.find(sym); it != s.offsets.end()) j["x"][sym] = it->second;
+  if (!c.dropped_orders.empty()) j["do"] = c.dropped_orders;
+  if (!c.dropped_trades.empty()) j["dt"] = c.dropped_trades;
+  return j.dump();
+}
+
+void ApplyLine(const json& j, State& s) {
+  if (j.contains("snapshot")) {
+    s = StateFromJson(j.at("snapshot"));
+    return;
+  }
+  if (!j.contains("n")) throw std::runtime_error("neither a snapshot nor a change line (no \"n\")");
+  s.next_seq = j.at("n").get<std::int64_t>();
+  if (j.contains("s"))
+    for (auto& [sym, step] : j.at("s").items()) s.last_scan[sym] = step.get<std::int64_t>();
+  if (j.contains("m")) s.manual_now = j.at("m").get<std::int64_t>();
+  if (j.contains("o"))
+    for (const auto& o : j.at("o")) {
+      Order order = OrderFrom(o);
+      s.orders[order.seq] = std::move(order);
+    }
+  if (j.contains("t"))
+    for (const auto& t : j.at("t")) {
+      Trade trade = TradeFrom(t);
+      s.trades[trade.seq] = std::move(trade);
+    }
+  if (j.contains("a"))
+    for (auto& [id, total] : j.at("a").items()) s.accounts[id].total = total.get<std::map<std::string, double>>();
+  if (j.contains("w"))
+    for (auto& [sid, term] : j.at("w").items()) s.terms[sid] = term.get<std::uint64_t>();
+  if (j.contains("x"))
+    for (auto& [sym, offset] : j.at("x").items()) s.offsets[sym] = offset.get<double>();
+  if (j.contains("do"))
+    for (const auto& seq : j.at("do")) s.orders.erase(seq.get<std::int64_t>());
+  if (j.contains("dt"))
+    for (const auto& seq : j.at("dt")) s.trades.erase(seq.get<std::int64_t>());
+}
+
+// ---- Index ---------------------------------------------------------------------------
+
+void Index::Add(const Order& o) {
+  if (o.status == "open") open[o.symbol].insert(o.seq);
+  else done[o.account].insert(o.seq);
+  if (!o.client_order_id.empty()) client_ids[{o.account, o.client_order_id}] = o.seq;
+}
+
+void Index::Remove(const Order& o) {
+  if (auto it = open.find(o.symbol); it != open.end()) it->second.erase(o.seq);
+  if (auto it = done.find(o.account); it != done.end()) it->second.erase(o.seq);
+  if (!o.client_order_id.empty()) {
+    auto it = client_ids.find({o.account, o.client_order_id});
+    if (it != client_ids.end() && it->second == o.seq) client_ids.erase(it);
+  }
+}
+
+void Index::Rebuild(const State& s) {
+  open.clear();
+  client_ids.clear();
+  done.clear();
+  for (const auto& [seq, o] : s.orders) Add(o);
 }
 
 }  // namespace ami::paper

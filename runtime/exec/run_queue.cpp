@@ -34,10 +34,15 @@ RunQueue::Waiter RunQueue::PopNext() {
   for (auto& q : waiting_)
     if (!q.empty() && (!oldest || q.front().since < oldest->front().since)) oldest = &q;
   std::deque<Waiter>* pick = nullptr;
-  if (oldest && now - oldest->front().since > options_.max_wait) {
+  // At most every other grant goes by age: on an overloaded node every waiter is soon
+  // older than max_wait, and serving by age alone would turn the queue into one FIFO
+  // with critical workers waiting behind hundreds of low ones.
+  if (oldest && !last_grant_aged_ && now - oldest->front().since > options_.max_wait) {
     pick = oldest;
     ++counters_.aged;
+    last_grant_aged_ = true;
   } else {
+    last_grant_aged_ = false;
     for (auto& q : waiting_)
       if (!q.empty()) { pick = &q; break; }
   }

@@ -11,7 +11,9 @@
 // baseline the benchmark compares against.
 //
 // Starvation: a waiter older than `max_wait` is served before newer higher-priority
-// ones, so a node saturated by critical workers still lets low ones run now and then.
+// ones, so a node saturated by critical workers still lets low ones run now and then —
+// but at most every other grant goes by age, so on an overloaded node, where every
+// waiter is soon that old, critical workers still wait for one run, not for all.
 //
 // Slots are RAII: a Slot releases itself when destroyed, so a grant that is dropped
 // (e.g. its message reached an actor that had already stopped) never leaks a slot.
@@ -90,6 +92,7 @@ class RunQueue : public std::enable_shared_from_this<RunQueue> {
   int in_use_ = 0;                          // guarded by mu_
   std::array<std::deque<Waiter>, 4> waiting_;  // guarded by mu_, index = priority
   Counters counters_;                       // guarded by mu_
+  bool last_grant_aged_ = false;            // guarded by mu_: the last queued grant went by age
   std::array<Histogram, 4> waits_;          // guarded by mu_, index = priority
 };
 

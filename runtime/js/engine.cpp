@@ -2,11 +2,13 @@
 //
 // Layout: process-wide V8 setup; Impl (engine_impl.h) — the Run() helper every entry
 // goes through, settling promises, failures, the script log's rate; making isolates
-// cheaply (the code-range hint, the prelude's code cache); Engine. The native functions
+// cheaply (the code-range hint, the prelude's code cache, the startup snapshot; the
+// pool of ready isolates is isolate_pool.cpp); Engine. The native functions
 // scripts reach are in host_bindings.cpp; conversions between C++ and V8 values (which
 // never crash on a V8 refusal) in convert.cpp; the CPU watchdog in watchdog.h; script
 // checks before a record is stored in syntax_checker.cpp.
-// Over 600 lines: the Impl's Run() and the settling of calls belong together.
+// Over 600 lines: the Impl's Run() and the settling of calls belong together, and
+// making an engine (isolate, snapshot, API) is one story.
 #include "runtime/js/engine.h"
 
 #include <libplatform/libplatform.h>
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstdlib>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -474,15 +477,124 @@ class PreludeCache {
   static inline bool making_ = false;
 };
 
-v8::Isolate* NewIsolate(uint64_t heap_limit, v8::ArrayBuffer::Allocator* allocator) {
-  SeedCodeRangeHint(heap_limit);
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator;
-  params.constraints.ConfigureDefaultsFromHeapSize(0, heap_limit);
-  return v8::Isolate::New(params);
+}  // namespace
+
+namespace {
+
+// The first step of prelude.js in `ctx`: the host object, then the prelude compiled (from
+// the code cache when `cached` and there is one) and called with it. Gives `install`,
+// the second step, which takes the worker's facts.
+v8::MaybeLocal<v8::Function> PrepareApi(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                                        const std::string& expected_error_classes, bool cached,
+                                        v8::Local<v8::Script>* compiled) {
+  v8::Local<v8::Object> host_object;
+  v8::Local<v8::Value> expected, factory, install;
+  if (!MakeHostObject(ctx).ToLocal(&host_object) || !Converter(ctx).String(expected_error_classes).ToLocal(&expected))
+    return {};
+  v8::ScriptOrigin origin(isolate, Name(isolate, kPreludeName));
+  v8::ScriptCompiler::Source source(Name(isolate, ami_prelude_js), origin, cached ? PreludeCache::Use() : nullptr);
+  const auto compile_options =
+      source.GetCachedData() ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions;
+  v8::Local<v8::Value> args[] = {host_object, expected};
+  if (!v8::ScriptCompiler::Compile(ctx, &source, compile_options).ToLocal(compiled) ||
+      !(*compiled)->Run(ctx).ToLocal(&factory) || !factory->IsFunction() ||
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 2, args).ToLocal(&install) ||
+      !install->IsFunction())
+    return {};
+  if (cached && !source.GetCachedData()) PreludeCache::Keep(*compiled);
+  return install.As<v8::Function>();
 }
 
+// ---- startup snapshot ----------------------------------------------------------------
+// The context after prelude.js's first step (every global's machinery, the expected CCXT
+// classes; see prelude.js on what makes it snapshot-safe) serialized once per process by
+// V8's SnapshotCreator, at the first Engine::Create, with that engine's CCXT hierarchy
+// (the node gives every worker the same one; a worker with another builds its own in
+// install()). Isolates are then made from the blob, and Context::New on one gives that
+// context ready: Context::New + the first step (~1.3 ms with the code cache) become a
+// deserialization. The natives are the only external references (HostExternalReferences);
+// nothing in the context points at an engine (the natives use the isolate's data slot).
+// AMI_SNAPSHOT=0 in the environment, or Engine::UseStartupSnapshot(false), turns it off.
+class StartupSnapshot {
+ public:
+  static StartupSnapshot& Process() {
+    static StartupSnapshot* s = new StartupSnapshot();  // never freed: isolates use the blob
+    return *s;
+  }
+
+  // Builds the blob at the first call while on (others wait for it, once).
+  void Ensure(const std::string& error_classes_json) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!enabled_ || tried_) return;
+    tried_ = true;
+    v8::StartupData blob{nullptr, 0};
+    if (Build(error_classes_json, &blob)) blob_ = blob;
+    else delete[] blob.data;  // V8 gave nothing usable: every engine builds its context
+  }
+
+  // The blob for new isolates, or null (off, not built, or failed).
+  v8::StartupData* blob() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return enabled_ && blob_.data ? &blob_ : nullptr;
+  }
+
+  void SetEnabled(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    enabled_ = on;
+  }
+
+ private:
+  StartupSnapshot() {
+    const char* env = std::getenv("AMI_SNAPSHOT");
+    enabled_ = !(env && std::string(env) == "0");
+  }
+
+  static bool Build(const std::string& error_classes_json, v8::StartupData* out) {
+    v8::SnapshotCreator creator(HostExternalReferences());
+    v8::Isolate* isolate = creator.GetIsolate();
+    {
+      v8::HandleScope handle_scope(isolate);
+      v8::Local<v8::Context> ctx = v8::Context::New(isolate);
+      if (ctx.IsEmpty()) return false;
+      v8::Context::Scope context_scope(ctx);
+      v8::TryCatch try_catch(isolate);
+      v8::Local<v8::Script> compiled;
+      v8::Local<v8::Function> install;
+      if (!PrepareApi(isolate, ctx, error_classes_json, /*cached=*/false, &compiled).ToLocal(&install)) return false;
+      if (creator.AddData(ctx, install) != kInstallIndex) return false;
+      creator.SetDefaultContext(ctx);
+    }
+    *out = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+    return out->data != nullptr && out->raw_size > 0;
+  }
+
+ public:
+  static constexpr size_t kInstallIndex = 0;  // `install` in the context's snapshot data
+
+ private:
+  std::mutex mu_;
+  bool enabled_ = true;
+  bool tried_ = false;
+  v8::StartupData blob_{nullptr, 0};
+};
+
 }  // namespace
+
+FreshIsolate MakeIsolate(uint64_t heap_limit) {
+  SeedCodeRangeHint(heap_limit);
+  FreshIsolate made;
+  made.allocator = std::make_unique<ArrayBufferBudget>(heap_limit);
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = made.allocator.get();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, heap_limit);
+  if (v8::StartupData* blob = StartupSnapshot::Process().blob()) {
+    params.snapshot_blob = blob;
+    params.external_references = HostExternalReferences();
+    made.from_snapshot = true;
+  }
+  made.isolate = v8::Isolate::New(params);
+  return made;
+}
 
 // ---- Engine ------------------------------------------------------------------------
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -490,11 +602,17 @@ Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Host* host) {
   InitializeV8();
+  StartupSnapshot::Process().Ensure(options.error_classes_json);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->host = host;
-  impl->allocator = std::make_unique<ArrayBufferBudget>(options.heap_limit_bytes);
-  impl->isolate = NewIsolate(options.heap_limit_bytes, impl->allocator.get());
+  // A pooled isolate is one nobody has used, made exactly as MakeIsolate makes one here.
+  FreshIsolate fresh;
+  impl->from_pool = IsolatePool::Process().Take(options.heap_limit_bytes, &fresh);
+  if (!impl->from_pool) fresh = MakeIsolate(options.heap_limit_bytes);
+  impl->allocator = std::move(fresh.allocator);
+  impl->isolate = fresh.isolate;
+  impl->from_snapshot = fresh.from_snapshot;
   if (!impl->isolate) return Status::Internal("could not create a V8 isolate");
   v8::Isolate* isolate = impl->isolate;
   isolate->SetData(0, impl.get());
@@ -509,31 +627,38 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Hos
   // TypeError instead.
   isolate->SetAllowAtomicsWait(false);
 
+  // From the snapshot, the context comes with prelude.js's first step done; otherwise it
+  // is done here. Either way install(facts) finishes the API for this worker.
   v8::Local<v8::Context> ctx = v8::Context::New(isolate);
+  if (ctx.IsEmpty()) return Status::Internal("could not create a V8 context (out of memory?)");
   impl->context.Reset(isolate, ctx);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch try_catch(isolate);
-  v8::ScriptOrigin origin(isolate, Name(isolate, kPreludeName));
-  v8::Local<v8::Script> prelude;
-  v8::Local<v8::Object> host_object, facts;
-  v8::Local<v8::Value> factory, control;
-  if (!MakeHostObject(impl.get(), ctx).ToLocal(&host_object) || !MakeFacts(impl.get(), ctx).ToLocal(&facts))
+  v8::Local<v8::Function> install;
+  v8::Local<v8::Script> compiled;
+  const bool prepared =
+      impl->from_snapshot
+          ? ctx->GetDataFromSnapshotOnce<v8::Function>(StartupSnapshot::kInstallIndex).ToLocal(&install)
+          : PrepareApi(isolate, ctx, options.error_classes_json, /*cached=*/true, &compiled).ToLocal(&install);
+  if (!prepared) {
+    return Status::Internal("script API setup failed: " +
+                            (try_catch.HasCaught() ? ToStdString(isolate, try_catch.Exception())
+                                                   : std::string("the engine's objects could not be made (out of memory?)")));
+  }
+  v8::Local<v8::Object> facts;
+  v8::Local<v8::Value> control;
+  if (!MakeFacts(impl.get(), ctx).ToLocal(&facts))
     return Status::Internal("script API setup failed: the engine's objects could not be made (out of memory?)");
-  v8::Local<v8::Value> args[] = {host_object, facts};
-  v8::ScriptCompiler::Source prelude_source(Name(isolate, ami_prelude_js), origin, PreludeCache::Use());
-  const auto compile_options = prelude_source.GetCachedData() ? v8::ScriptCompiler::kConsumeCodeCache
-                                                              : v8::ScriptCompiler::kNoCompileOptions;
-  if (!v8::ScriptCompiler::Compile(ctx, &prelude_source, compile_options).ToLocal(&prelude) ||
-      !prelude->Run(ctx).ToLocal(&factory) || !factory->IsFunction() ||
-      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 2, args).ToLocal(&control) ||
-      !control->IsObject()) {
-    // Only a bad config_json/leader_json can get here.
+  v8::Local<v8::Value> fact_arg = facts;
+  if (!install->Call(ctx, v8::Undefined(isolate), 1, &fact_arg).ToLocal(&control) || !control->IsObject()) {
+    // Only a bad config_json/leader_json/exchanges_json can get here.
     return Status::Internal("script API setup failed: " + ToStdString(isolate, try_catch.Exception()));
   }
-  if (!prelude_source.GetCachedData()) PreludeCache::Keep(prelude);
   impl->control.Reset(isolate, control.As<v8::Object>());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
+
+void Engine::UseStartupSnapshot(bool on) { StartupSnapshot::Process().SetEnabled(on); }
 
 Status Engine::Load(std::string_view script, ScriptError* error) {
   Impl& d = *impl_;
@@ -644,6 +769,12 @@ std::optional<CallOutcome> Engine::TakeOutcome() {
 }
 
 bool Engine::broken() const { return impl_->broken; }
+
+bool Engine::from_pool() const { return impl_->from_pool; }
+
+bool Engine::from_snapshot() const { return impl_->from_snapshot; }
+
+const void* Engine::isolate_id() const { return impl_->isolate; }
 
 uint64_t Engine::dropped_log_lines() const { return impl_->log_dropped_total; }
 

@@ -27,6 +27,11 @@
 // prototypes (runtime/js/convert.h). Scripts never reach the ["ami", …] keyspace
 // (runtime/js/kv_guard.h). Atomics.wait is disabled (it would block a scheduler thread).
 //
+// Start-up: Create takes a ready isolate from the process's pool (isolate_pool.h) when
+// there is one, and its context from the process's startup snapshot (engine.cpp) when
+// on; an engine made either way is the same as one built from scratch (same globals,
+// same limits), and its isolate is its own.
+//
 // Hard deadline: a StopSwitch may carry a point in time (a leader's lease end) at or
 // after which no JavaScript runs — the engine does not enter the isolate, and the
 // watchdog terminates a run still going then; either way the call fails with kLeaseEnded.
@@ -169,6 +174,17 @@ class Engine {
   std::optional<CallOutcome> TakeOutcome();
   // True after a heap-limit failure: the isolate must not be used again.
   bool broken() const;
+  // Whether the isolate came ready from the process's isolate pool (isolate_pool.h), and
+  // which isolate it is (an identity only: two live engines never have the same one).
+  bool from_pool() const;
+  const void* isolate_id() const;
+  // Whether the context came from the process's startup snapshot (the script API's
+  // worker-independent part already built; engine.cpp).
+  bool from_snapshot() const;
+  // Whether engines made from now on start from the startup snapshot (default on, unless
+  // AMI_SNAPSHOT=0 is in the environment); for benches and tests. Isolates already in
+  // the pool keep what they were made with.
+  static void UseStartupSnapshot(bool on);
   // Script log lines dropped so far for going over max_log_lines_per_sec. Each run of
   // drops is also reported in the log itself ("N log lines dropped …") once lines are
   // accepted again.

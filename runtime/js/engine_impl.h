@@ -16,6 +16,7 @@
 
 #include "runtime/js/array_buffer_budget.h"
 #include "runtime/js/engine.h"
+#include "runtime/js/isolate_pool.h"
 
 namespace ami::js {
 
@@ -45,6 +46,8 @@ struct Engine::Impl {
   std::atomic<bool> heap_exceeded{false};
   std::atomic<bool> terminate_requested{false};  // Engine::Terminate() was called
   bool broken = false;
+  bool from_pool = false;                        // the isolate came from the IsolatePool
+  bool from_snapshot = false;                    // the context came from the startup snapshot
   std::optional<std::string> leader_update;      // SetLeader() text, applied at the next entry
 
   // Script log rate: lines accepted in the current one-second window, lines dropped
@@ -88,9 +91,13 @@ struct Engine::Impl {
 };
 
 // host_bindings.cpp: the `host` object prelude.js builds the script API on, and the facts
-// it reads once. Empty when V8 refuses (only when memory runs out).
-v8::MaybeLocal<v8::Object> MakeHostObject(Engine::Impl* self, v8::Local<v8::Context> ctx);
+// it reads once. Empty when V8 refuses (only when memory runs out). The host object's
+// natives find their engine through the isolate's data slot 0 (so they can live in the
+// startup snapshot); HostExternalReferences() lists them, null-terminated, for V8's
+// snapshot creator and for every isolate made from the snapshot.
+v8::MaybeLocal<v8::Object> MakeHostObject(v8::Local<v8::Context> ctx);
 v8::MaybeLocal<v8::Object> MakeFacts(Engine::Impl* self, v8::Local<v8::Context> ctx);
+const intptr_t* HostExternalReferences();
 
 // engine.cpp: compiles `script` as a worker body (the async-function wrapper, line
 // numbers the user's) without running it; on a syntax error fills *error (when given).
@@ -104,5 +111,18 @@ v8::MaybeLocal<v8::Script> CompileWorker(v8::Isolate* isolate, v8::Local<v8::Con
 // otherwise makes each new isolate cost O(isolates alive). Thread-safe; cheap after the
 // first call for a limit.
 void SeedCodeRangeHint(uint64_t heap_limit);
+
+// An isolate nobody has entered yet and its ArrayBuffer allocator (which must outlive it).
+struct FreshIsolate {
+  v8::Isolate* isolate = nullptr;
+  std::unique_ptr<ArrayBufferBudget> allocator;
+  bool from_snapshot = false;  // made from the engine's startup snapshot
+};
+
+// engine.cpp: a new isolate with this heap limit and an ArrayBufferBudget of the same
+// size, as every engine's isolate is made (the isolate pool makes its ahead of time
+// with it): from the startup snapshot once there is one (and it is on). Null isolate
+// when V8 refuses. Thread-safe.
+FreshIsolate MakeIsolate(uint64_t heap_limit);
 
 }  // namespace ami::js

@@ -11,6 +11,7 @@
 #include <v8.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 
@@ -23,8 +24,11 @@ namespace {
 
 using Impl = Engine::Impl;
 
+// The engine that owns the isolate (Engine::Create sets slot 0 before any script runs).
+// Not the function's data: the natives may come from the startup snapshot, which cannot
+// hold a pointer to an engine that does not exist yet.
 Impl* Self(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  return static_cast<Impl*>(info.Data().As<v8::External>()->Value());
+  return static_cast<Impl*>(info.GetIsolate()->GetData(0));
 }
 
 uint64_t ProcessRssBytes() {
@@ -256,32 +260,41 @@ void NativeHostname(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(Name(info.GetIsolate(), name));
 }
 
+// The natives, in one list for the host object and the snapshot's external references.
+constexpr std::pair<const char*, v8::FunctionCallback> kNatives[] = {
+    {"log", NativeLog},
+    {"timer", NativeTimer},
+    {"kvGet", NativeKvGet},
+    {"kvList", NativeKvList},
+    {"kvCommit", NativeKvCommit},
+    {"cexCall", NativeCexCall},
+    {"hybridTimestamp", NativeHybridTimestamp},
+    {"memoryUsage", NativeMemoryUsage},
+    {"loadavg", NativeLoadavg},
+    {"hostname", NativeHostname},
+};
+
 }  // namespace
 
-v8::MaybeLocal<v8::Object> MakeHostObject(Impl* self, v8::Local<v8::Context> ctx) {
-  v8::Isolate* isolate = self->isolate;
-  auto data = v8::External::New(isolate, self);
-  const std::pair<const char*, v8::FunctionCallback> natives[] = {
-      {"log", NativeLog},
-      {"timer", NativeTimer},
-      {"kvGet", NativeKvGet},
-      {"kvList", NativeKvList},
-      {"kvCommit", NativeKvCommit},
-      {"cexCall", NativeCexCall},
-      {"hybridTimestamp", NativeHybridTimestamp},
-      {"memoryUsage", NativeMemoryUsage},
-      {"loadavg", NativeLoadavg},
-      {"hostname", NativeHostname},
-  };
+v8::MaybeLocal<v8::Object> MakeHostObject(v8::Local<v8::Context> ctx) {
   std::vector<std::pair<std::string_view, v8::Local<v8::Value>>> fields;
-  for (const auto& [name, fn] : natives) {
+  for (const auto& [name, fn] : kNatives) {
     v8::Local<v8::Function> f;
-    if (!v8::Function::New(ctx, fn, data).ToLocal(&f)) return {};
+    if (!v8::Function::New(ctx, fn).ToLocal(&f)) return {};
     fields.emplace_back(name, f);
   }
   v8::Local<v8::Value> obj;
   if (!Converter(ctx).Object(fields).ToLocal(&obj)) return {};
   return obj.As<v8::Object>();
+}
+
+const intptr_t* HostExternalReferences() {
+  static const auto refs = [] {
+    std::array<intptr_t, std::size(kNatives) + 1> r{};
+    for (size_t i = 0; i < std::size(kNatives); ++i) r[i] = reinterpret_cast<intptr_t>(kNatives[i].second);
+    return r;  // null-terminated
+  }();
+  return refs.data();
 }
 
 v8::MaybeLocal<v8::Object> MakeFacts(Impl* self, v8::Local<v8::Context> ctx) {

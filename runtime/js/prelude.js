@@ -1,14 +1,25 @@
 // The script API a worker sees, built in JavaScript on top of a few native functions.
 //
 // The engine compiles this file as a function and calls it once per context with
-// `host`, the native capability object (never reachable from user code), and returns
-// the control hooks the engine needs (abort, classify, describe, checkBody, setLeader).
-// Everything a script may touch is defined here, in one place: logger, console, config,
-// signal, shouldStop, timers, Stels.{config, net, local, sleep, webfix, hybridTimestamp,
-// startTime, sid, nid, leader, runtime.cex, runtime.ccxt}, ccxt (error classes),
-// Deno.{memoryUsage, loadavg, hostname}. There is no file, process, environment or raw
-// network access.
-(function (host, facts) {
+// `host`, the native capability object (never reachable from user code), and the CCXT
+// error hierarchy it expects most workers to have; that builds everything that does not
+// depend on the worker and returns `install`. install(facts) is called once with the
+// worker's facts (config, leader, sid, nid, startTime, exchanges, error classes): it
+// builds the rest, defines the globals, and returns the control hooks the engine needs
+// (abort, classify, describe, checkBody, setLeader). Everything a script may touch is
+// defined here, in one place: logger, console, config, signal, shouldStop, timers,
+// Stels.{config, net, local, sleep, webfix, hybridTimestamp, startTime, sid, nid, leader,
+// runtime.cex, runtime.ccxt}, ccxt (error classes), Deno.{memoryUsage, loadavg,
+// hostname}. There is no file, process, environment or raw network access.
+//
+// Snapshot-safe: the engine may run the first step once, in the isolate of V8's
+// SnapshotCreator, and start every worker's context from that snapshot (engine.cpp,
+// "startup snapshot"); then only install(facts) runs per worker. So the first step must
+// leave nothing a snapshot cannot hold: no pending promises or timers, no call into
+// `host` (its natives run only once a worker's engine owns the isolate), no value that
+// differs per worker or per process. Both ways run the same two steps in the same order,
+// so a context from the snapshot and one built afresh are the same.
+(function (host, expectedErrorClasses) {
   'use strict';
   const global = globalThis;
   const define = (obj, name, value) =>
@@ -322,24 +333,29 @@
   // ---- exchanges: Stels.runtime.cex.<id> ------------------------------------------
   // CCXT's error classes, built from the hierarchy the node passes in (parents first),
   // so `instanceof` works and the class names drive network/critical classification.
-  const ccxt = {};
-  for (const [name, parent] of JSON.parse(facts.errorClasses)) {
-    const Base = parent ? ccxt[parent] : Error;
-    ccxt[name] = ({
-      [name]: class extends Base {
-        constructor(message) {
-          super(message);
-          Object.defineProperty(this, 'name', { __proto__: null, value: name, configurable: true, writable: true });
-        }
-      },
-    })[name];
-  }
-  Object.freeze(ccxt);
+  // The expected hierarchy is built once here (into the snapshot); a worker given
+  // another one gets its own in install().
+  const buildCcxt = (text) => {
+    const ccxt = {};
+    for (const [name, parent] of JSON.parse(text)) {
+      const Base = parent ? ccxt[parent] : Error;
+      ccxt[name] = ({
+        [name]: class extends Base {
+          constructor(message) {
+            super(message);
+            Object.defineProperty(this, 'name', { __proto__: null, value: name, configurable: true, writable: true });
+          }
+        },
+      })[name];
+    }
+    return Object.freeze(ccxt);
+  };
+  const expectedCcxt = buildCcxt(expectedErrorClasses);
 
   // Options a script gives the constructor (credentials when the worker has no account)
   // are kept here, out of the object, so JSON.stringify(exchange) never shows them.
   const exchangeOptions = new WeakMap();
-  function makeExchange(id, info) {
+  function makeExchange(id, info, ccxt) {
     const Exchange = function (options) {
       if (!new.target) return new Exchange(options);
       let text = '{}';
@@ -373,46 +389,55 @@
     }
     return Object.freeze(Exchange);
   }
-  const cex = {};
-  for (const { id, describe } of JSON.parse(facts.exchanges)) cex[id] = makeExchange(id, describe || {});
-  Object.freeze(cex);
 
-  // ---- Deno subset and Stels ----------------------------------------------------
+  // ---- Deno subset --------------------------------------------------------------
   const Deno = Object.freeze({
     memoryUsage: () => host.memoryUsage(),
     loadavg: () => host.loadavg(),
     hostname: () => host.hostname(),
   });
-  const config = deepFreeze(JSON.parse(facts.config));
-  // Stels.leader follows the lease: the engine replaces it (setLeader) when a renewal or
-  // a new term arrives, so it is a getter over a frozen snapshot.
-  let leader = deepFreeze(JSON.parse(facts.leader));
-  const setLeader = (text) => { leader = deepFreeze(JSON.parse(text)); };
-  const Stels = Object.freeze({
-    config,
-    net,
-    local,
-    sleep,
-    webfix,
-    hybridTimestamp: () => host.hybridTimestamp(),
-    startTime: facts.startTime,
-    sid: facts.sid,
-    nid: facts.nid,
-    get leader() { return leader; },
-    runtime: Object.freeze({ cex, ccxt }),
-    engine: Deno,
-  });
-
-  for (const [name, value] of Object.entries({
-    logger, console, config, signal: publicSignal, shouldStop, Stels, Deno, ccxt,
-    DOMException, AbortController, AbortSignal,
-    setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout,
-  })) define(global, name, value);
 
   // Parses `body` as a standalone async function body, which rejects a script that
   // closes braces it did not open (and so would escape the engine's wrapper).
   const AsyncFunction = (async function () {}).constructor;
   const checkBody = (body) => { AsyncFunction(body); };
 
-  return { abort: abortWorker, classify, describe, checkBody, setLeader };
+  // ---- per worker: the facts, Stels, the globals ----------------------------------
+  let installed = false;
+  return function install(facts) {
+    if (installed) throw new Error('internal: the script API is installed once');
+    installed = true;
+    const ccxt = facts.errorClasses === expectedErrorClasses ? expectedCcxt : buildCcxt(facts.errorClasses);
+    const cex = {};
+    for (const { id, describe } of JSON.parse(facts.exchanges)) cex[id] = makeExchange(id, describe || {}, ccxt);
+    Object.freeze(cex);
+
+    const config = deepFreeze(JSON.parse(facts.config));
+    // Stels.leader follows the lease: the engine replaces it (setLeader) when a renewal or
+    // a new term arrives, so it is a getter over a frozen snapshot.
+    let leader = deepFreeze(JSON.parse(facts.leader));
+    const setLeader = (text) => { leader = deepFreeze(JSON.parse(text)); };
+    const Stels = Object.freeze({
+      config,
+      net,
+      local,
+      sleep,
+      webfix,
+      hybridTimestamp: () => host.hybridTimestamp(),
+      startTime: facts.startTime,
+      sid: facts.sid,
+      nid: facts.nid,
+      get leader() { return leader; },
+      runtime: Object.freeze({ cex, ccxt }),
+      engine: Deno,
+    });
+
+    for (const [name, value] of Object.entries({
+      logger, console, config, signal: publicSignal, shouldStop, Stels, Deno, ccxt,
+      DOMException, AbortController, AbortSignal,
+      setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout,
+    })) define(global, name, value);
+
+    return { abort: abortWorker, classify, describe, checkBody, setLeader };
+  };
 })

@@ -8,15 +8,22 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <limits>
+#include <map>
 #include <set>
 #include <system_error>
+#include <thread>
 #include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 namespace ami::kv {
+
+namespace {
+std::atomic<int64_t> g_fault_commit_delay_ms{0};  // see Store::SetFaultCommitDelay
+}  // namespace
 
 // On-disk layout (schema version 2, kept in PRAGMA user_version):
 //
@@ -105,6 +112,9 @@ enum Sql : size_t {
   kLastVersionstamp,
   kDigestRows,
   kListAcks,
+  kSyncNormal,
+  kSyncFull,
+  kSyncMark,
   kSqlCount
 };
 
@@ -137,11 +147,15 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "WHERE space = ?1 AND versionstamp > ?2 ORDER BY versionstamp, key LIMIT ?3",
     "SELECT key, deleted, value, expires_at, hlc, origin, versionstamp FROM kv "
     "WHERE space = ?1 AND versionstamp = ?2 AND key > ?3 ORDER BY key",
-    "SELECT hlc, origin FROM kv WHERE space = ?1 AND key = ?2",
+    "SELECT hlc, origin, deleted, expires_at FROM kv WHERE space = ?1 AND key = ?2",
     "SELECT versionstamp FROM kv WHERE space = ?1 ORDER BY versionstamp DESC LIMIT 1",
-    "SELECT key, hlc, origin, deleted FROM kv WHERE space = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+    "SELECT key, hlc, origin, deleted, expires_at FROM kv WHERE space = ?1",
     // PeerAckName() rows: "repl.acked." up to (not including) "repl.acked/".
     "SELECT value FROM meta WHERE name >= 'repl.acked.' AND name < 'repl.acked/'",
+    // Durability of ApplyRemote (Durability::kDeferred) and Sync().
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA synchronous=FULL",
+    "INSERT OR REPLACE INTO meta(name, value) VALUES('kv.synced', ?1)",
 };
 #undef AMI_KV_VISIBLE
 
@@ -302,6 +316,59 @@ class RowHash {
   uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
+uint64_t DigestOf(std::string_view encoded_key, uint64_t hlc, std::string_view origin, bool deleted) {
+  RowHash h;
+  h.Add(encoded_key);
+  h.AddU64(hlc);
+  h.Add(origin);
+  h.AddU64(deleted ? 1 : 0);
+  return h.Finish();
+}
+
+// NetworkDigest() kept current: the sum over every network row in the table (expired or
+// not), and the rows with an expiry by time, so the digest at `now` is the sum minus the
+// rows whose time has come. Only maintained once valid (the first NetworkDigest() call
+// scans); anything it cannot follow exactly (a rollback, a tombstone sweep) invalidates
+// it and the next call scans again.
+struct DigestCache {
+  bool valid = false;
+  uint64_t all = 0;
+  std::multimap<int64_t, uint64_t> expiring;  // expires_at → row digest
+
+  void Invalidate() {
+    valid = false;
+    all = 0;
+    expiring.clear();
+  }
+  void Add(uint64_t row, std::optional<int64_t> expires_at) {
+    all += row;
+    if (expires_at) expiring.emplace(*expires_at, row);
+  }
+  void Remove(uint64_t row, std::optional<int64_t> expires_at) {
+    all -= row;
+    if (!expires_at) return;
+    auto [first, last] = expiring.equal_range(*expires_at);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == row) {
+        expiring.erase(it);
+        return;
+      }
+    }
+    Invalidate();  // not found: the cache no longer matches the table
+  }
+  // The sweep deleted every row with expires_at <= now.
+  void Swept(int64_t now) {
+    auto end = expiring.upper_bound(now);
+    for (auto it = expiring.begin(); it != end; ++it) all -= it->second;
+    expiring.erase(expiring.begin(), end);
+  }
+  uint64_t At(int64_t now) const {
+    uint64_t digest = all;
+    for (auto it = expiring.begin(); it != expiring.end() && it->first <= now; ++it) digest -= it->second;
+    return digest;
+  }
+};
+
 }  // namespace
 
 const char* ToString(Space space) { return space == Space::kLocal ? "local" : "network"; }
@@ -312,6 +379,11 @@ struct Store::Impl {
   std::unique_ptr<HybridClock> own_clock;
   HybridClock* clock = nullptr;
   std::string incarnation;  // read once at open: it never changes for a file
+  DigestCache digest;       // NetworkDigest(), kept current once computed
+  // A Durability::kDeferred apply is not durable yet. True at open: the previous
+  // process's deferred applies may still be only in the page cache.
+  bool deferred = true;
+  uint64_t syncs = 0;       // Sync() count, the value of its meta row
   DbPtr db;  // declared before stmts: statements are finalized before the close
   std::array<StmtPtr, kSqlCount> stmts;
 
@@ -473,8 +545,26 @@ struct Store::Impl {
   // One atomic operation inside an open write transaction: checks first, so a
   // failed check returns {ok:false} having written nothing; then one new
   // versionstamp and hlc for all of its mutations.
+  // Takes the stored row of a network key out of the kept digest (before it is replaced).
+  Status ForgetDigestRow(const std::string& encoded, const std::string& op) {
+    auto stmt = Prepare(kStampOf);
+    if (!stmt.ok()) return stmt.status();
+    Stmt s(*stmt);
+    s.Bind(1, SpaceId(Space::kNetwork));
+    s.BindBlob(2, encoded);
+    const int rc = s.Step();
+    if (rc == SQLITE_DONE) return Status::OK();
+    if (rc != SQLITE_ROW) return SqlError(op);
+    std::optional<int64_t> expires_at;
+    if (!s.Null(3)) expires_at = s.Int(3);
+    digest.Remove(DigestOf(encoded, static_cast<uint64_t>(s.Int(0)), s.Text(1), s.Int(2) != 0), expires_at);
+    return Status::OK();
+  }
+
+  // `feed` (may be null) receives the network rows written, one per key (the last
+  // mutation of a key wins, as in the table).
   Result<CommitResult> Apply(Space space, const std::vector<Check>& checks, const std::vector<Mutation>& mutations,
-                             const EncodedKeys& keys, int64_t now) {
+                             const EncodedKeys& keys, int64_t now, std::vector<ReplicaRow>* feed = nullptr) {
     const int space_id = SpaceId(space);
     const std::string op = std::string("commit to ") + ToString(space);
     for (size_t i = 0; i < checks.size(); ++i) {
@@ -501,6 +591,7 @@ struct Store::Impl {
       if (s.Step() != SQLITE_ROW) return SqlError(op + ": next versionstamp");
       versionstamp = static_cast<uint64_t>(s.Int(0));
     }
+    const size_t feed_start = feed ? feed->size() : 0;
     for (size_t i = 0; i < mutations.size(); ++i) {
       const Mutation& m = mutations[i];
       const bool set = m.kind == Mutation::Kind::kSet;
@@ -514,6 +605,12 @@ struct Store::Impl {
         if (s.Step() != SQLITE_DONE) return SqlError(what);
         continue;
       }
+      std::optional<int64_t> expires_at;
+      if (set && m.expire_in_ms) expires_at = now + *m.expire_in_ms;
+      const bool network = space == Space::kNetwork;
+      if (network && digest.valid) {
+        if (Status forget = ForgetDigestRow(keys.mutations[i], what); !forget.ok()) return forget;
+      }
       auto stmt = Prepare(kPut);
       if (!stmt.ok()) return stmt.status();
       Stmt s(*stmt);
@@ -525,8 +622,8 @@ struct Store::Impl {
         s.BindNull(3);
       }
       s.Bind(4, static_cast<int64_t>(versionstamp));
-      if (set && m.expire_in_ms) {
-        s.Bind(5, now + *m.expire_in_ms);
+      if (expires_at) {
+        s.Bind(5, *expires_at);
       } else {
         s.BindNull(5);
       }
@@ -534,6 +631,27 @@ struct Store::Impl {
       s.BindText(7, options.node_id);
       s.Bind(8, set ? 0 : 1);
       if (s.Step() != SQLITE_DONE) return SqlError(what);
+      if (!network) continue;
+      if (digest.valid) digest.Add(DigestOf(keys.mutations[i], hlc, options.node_id, !set), expires_at);
+      if (feed) {
+        ReplicaRow row;
+        row.key = m.key;
+        row.deleted = !set;
+        if (set) row.value = m.value;
+        row.expires_at = expires_at;
+        row.hlc = hlc;
+        row.origin = options.node_id;
+        row.versionstamp = versionstamp;
+        // A key set twice in one operation: the table holds the last, so does the feed.
+        auto same = std::find_if(feed->begin() + static_cast<std::ptrdiff_t>(feed_start), feed->end(),
+                                 [&](const ReplicaRow& r) { return r.key == m.key; });
+        if (same != feed->end()) *same = std::move(row);
+        else feed->push_back(std::move(row));
+      }
+    }
+    if (feed) {  // ChangesSince's order within one versionstamp: by encoded key
+      std::sort(feed->begin() + static_cast<std::ptrdiff_t>(feed_start), feed->end(),
+                [](const ReplicaRow& a, const ReplicaRow& b) { return EncodeKey(a.key) < EncodeKey(b.key); });
     }
     return CommitResult{true, versionstamp};
   }
@@ -542,16 +660,34 @@ struct Store::Impl {
   // a write leaves the database as it was.
   class Transaction {
    public:
-    explicit Transaction(Impl* impl) : impl_(impl) {}
+    // `deferred`: commit without the fsync (Store::Durability::kDeferred).
+    explicit Transaction(Impl* impl, bool deferred = false) : impl_(impl), deferred_(deferred) {}
     ~Transaction() {
       if (open_ && !sqlite3_get_autocommit(impl_->db.get())) (void)impl_->Exec(kRollback, "rollback");
+      if (open_) impl_->digest.Invalidate();  // it may have followed writes that were rolled back
+      const bool wrote = began_ && !open_ && sqlite3_total_changes64(impl_->db.get()) != changes_at_begin_;
+      if (deferred_) {
+        (void)impl_->Exec(kSyncFull, "synchronous=FULL");
+        if (wrote) impl_->deferred = true;
+      } else if (wrote) {
+        impl_->deferred = false;  // this commit's fsync of the WAL covered the deferred ones too
+      }
     }
     Status Begin(const std::string& op) {
+      if (deferred_) {
+        if (Status s = impl_->Exec(kSyncNormal, op + ": synchronous=NORMAL"); !s.ok()) return s;
+      }
+      changes_at_begin_ = sqlite3_total_changes64(impl_->db.get());
       Status s = impl_->Exec(kBegin, op + ": begin");
       open_ = s.ok();
+      began_ = open_;
       return s;
     }
     Status Commit(const std::string& op) {
+      // Slow-disk fault injection: with synchronous=FULL each COMMIT is one WAL fsync, so
+      // delaying the commit is an fsync that takes this much longer (the trials' slow_disk).
+      if (const int64_t delay = g_fault_commit_delay_ms.load(std::memory_order_relaxed); delay > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
       Status s = impl_->Exec(kCommit, op + ": commit");
       if (s.ok()) open_ = false;
       return s;
@@ -559,9 +695,16 @@ struct Store::Impl {
 
    private:
     Impl* impl_;
+    bool deferred_ = false;
     bool open_ = false;
+    bool began_ = false;
+    sqlite3_int64 changes_at_begin_ = 0;
   };
 };
+
+void Store::SetFaultCommitDelay(std::chrono::milliseconds delay) {
+  g_fault_commit_delay_ms.store(std::max<int64_t>(0, delay.count()), std::memory_order_relaxed);
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -671,7 +814,9 @@ Result<CommitResult> Store::Commit(Space space, const std::vector<Check>& checks
 }
 
 Result<std::vector<Result<CommitResult>>> Store::CommitBatch(
-    const std::vector<AtomicOperation>& operations, const std::vector<std::pair<std::string, std::string>>& meta) {
+    const std::vector<AtomicOperation>& operations, const std::vector<std::pair<std::string, std::string>>& meta,
+    std::vector<ReplicaRow>* network_rows) {
+  if (network_rows) network_rows->clear();
   std::vector<Result<CommitResult>> results;
   results.reserve(operations.size());
   std::vector<std::optional<EncodedKeys>> keys(operations.size());
@@ -696,9 +841,12 @@ Result<std::vector<Result<CommitResult>>> Store::CommitBatch(
   for (size_t i = 0; i < operations.size(); ++i) {
     if (!keys[i]) continue;
     const AtomicOperation& o = operations[i];
-    auto result = impl_->Apply(o.space, o.checks, o.mutations, *keys[i], now);
+    auto result = impl_->Apply(o.space, o.checks, o.mutations, *keys[i], now, network_rows);
     // A SQLite failure fails the whole batch: the transaction rolls back.
-    if (!result.ok()) return result.status();
+    if (!result.ok()) {
+      if (network_rows) network_rows->clear();
+      return result.status();
+    }
     results[i] = std::move(result);
   }
   for (const auto& [name, value] : meta) {
@@ -707,9 +855,15 @@ Result<std::vector<Result<CommitResult>>> Store::CommitBatch(
     Stmt s(*stmt);
     s.BindText(1, name);
     s.BindText(2, value);
-    if (s.Step() != SQLITE_DONE) return impl_->SqlError(op + ": set meta \"" + name + "\"");
+    if (s.Step() != SQLITE_DONE) {
+      if (network_rows) network_rows->clear();
+      return impl_->SqlError(op + ": set meta \"" + name + "\"");
+    }
   }
-  if (Status s = txn.Commit(op); !s.ok()) return s;
+  if (Status s = txn.Commit(op); !s.ok()) {
+    if (network_rows) network_rows->clear();
+    return s;
+  }
   return results;
 }
 
@@ -771,6 +925,7 @@ Result<size_t> Store::SweepExpired() {
     s.Bind(1, now);
     if (s.Step() != SQLITE_DONE) return impl_->SqlError(op);
     removed += static_cast<size_t>(sqlite3_changes(impl_->db.get()));
+    if (impl_->digest.valid) impl_->digest.Swept(now);
   }
   {
     auto stmt = impl_->Prepare(kSweepTombstones);
@@ -779,7 +934,9 @@ Result<size_t> Store::SweepExpired() {
     s.Bind(1, cutoff_hlc);
     s.Bind(2, acked_by_all);
     if (s.Step() != SQLITE_DONE) return impl_->SqlError(op);
-    removed += static_cast<size_t>(sqlite3_changes(impl_->db.get()));
+    const size_t tombstones = static_cast<size_t>(sqlite3_changes(impl_->db.get()));
+    if (tombstones > 0) impl_->digest.Invalidate();  // rare (a day old); the next digest scans
+    removed += tombstones;
   }
   if (Status s = txn.Commit(op); !s.ok()) return s;
   return removed;
@@ -874,7 +1031,8 @@ Result<std::vector<ReplicaRow>> Store::ChangesSince(uint64_t after, size_t limit
 }
 
 Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
-                                       const std::optional<std::pair<std::string, std::string>>& meta) {
+                                       const std::optional<std::pair<std::string, std::string>>& meta,
+                                       Durability durability) {
   ApplyResult result;
   // Validate first: an invalid row costs no SQL, and refusing it must not stop the rest.
   struct Valid {
@@ -906,7 +1064,7 @@ Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
 
   const std::string op = "apply " + std::to_string(rows.size()) + " replicated rows";
   const int space_id = SpaceId(Space::kNetwork);
-  Impl::Transaction txn(impl_.get());
+  Impl::Transaction txn(impl_.get(), durability == Durability::kDeferred);
   if (Status s = txn.Begin(op); !s.ok()) return s;
   uint64_t versionstamp = 0;  // taken when the first row wins, shared by all that do
   std::set<std::string> changed;
@@ -925,6 +1083,11 @@ Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
         const std::string origin = s.Text(1);
         // Last writer wins; an equal stamp is the same write seen again.
         if (std::tie(row.hlc, row.origin) <= std::tie(hlc, origin)) continue;
+        if (impl_->digest.valid) {
+          std::optional<int64_t> expires_at;
+          if (!s.Null(3)) expires_at = s.Int(3);
+          impl_->digest.Remove(DigestOf(v.encoded, hlc, origin, s.Int(2) != 0), expires_at);
+        }
       } else if (rc != SQLITE_DONE) {
         return impl_->SqlError(what);
       }
@@ -964,8 +1127,14 @@ Result<ApplyResult> Store::ApplyRemote(const std::vector<ReplicaRow>& rows,
     s.BindText(7, row.origin);
     s.Bind(8, row.deleted ? 1 : 0);
     if (s.Step() != SQLITE_DONE) return impl_->SqlError(what);
+    if (impl_->digest.valid) {
+      std::optional<int64_t> expires_at;
+      if (!row.deleted && row.expires_at) expires_at = *row.expires_at;
+      impl_->digest.Add(DigestOf(v.encoded, row.hlc, row.origin, row.deleted), expires_at);
+    }
     if (changed.insert(v.encoded).second) result.changed.push_back(row.key);
   }
+  result.versionstamp = versionstamp;
   if (meta) {
     auto stmt = impl_->Prepare(kSetMeta);
     if (!stmt.ok()) return stmt.status();
@@ -991,25 +1160,56 @@ Result<uint64_t> Store::LastNetworkVersionstamp() {
   return impl_->SqlError("last network versionstamp");
 }
 
-Result<uint64_t> Store::NetworkDigest() {
-  auto stmt = impl_->Prepare(kDigestRows);
-  if (!stmt.ok()) return stmt.status();
-  Stmt s(*stmt);
+// Scans every network row: the digest at `now` (rows expired by then left out), and
+// into `cache` (may be null) what DigestCache keeps.
+namespace {
+Result<uint64_t> ScanDigest(sqlite3* db, sqlite3_stmt* stmt, int64_t now, DigestCache* cache) {
+  Stmt s(stmt);
   s.Bind(1, SpaceId(Space::kNetwork));
-  s.Bind(2, WallMillis());
   uint64_t digest = 0;
+  if (cache) cache->Invalidate();
   for (;;) {
     const int rc = s.Step();
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return impl_->SqlError("network digest");
-    RowHash h;
-    h.Add(s.Text(0));
-    h.AddU64(static_cast<uint64_t>(s.Int(1)));
-    h.Add(s.Text(2));
-    h.AddU64(s.Int(3) != 0 ? 1 : 0);
-    digest += h.Finish();  // a sum: the order rows are read in does not matter
+    if (rc != SQLITE_ROW) return Status::IOError(std::string("network digest: ") + sqlite3_errmsg(db));
+    const uint64_t row = DigestOf(s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2), s.Int(3) != 0);
+    std::optional<int64_t> expires_at;
+    if (!s.Null(4)) expires_at = s.Int(4);
+    if (cache) cache->Add(row, expires_at);
+    if (!expires_at || *expires_at > now) digest += row;  // a sum: the order rows are read in does not matter
   }
+  if (cache) cache->valid = true;
   return digest;
 }
+}  // namespace
+
+Result<uint64_t> Store::NetworkDigest() {
+  const int64_t now = WallMillis();
+  if (impl_->digest.valid) return impl_->digest.At(now);
+  auto stmt = impl_->Prepare(kDigestRows);
+  if (!stmt.ok()) return stmt.status();
+  return ScanDigest(impl_->db.get(), *stmt, now, &impl_->digest);
+}
+
+Result<uint64_t> Store::NetworkDigestScan() {
+  auto stmt = impl_->Prepare(kDigestRows);
+  if (!stmt.ok()) return stmt.status();
+  return ScanDigest(impl_->db.get(), *stmt, WallMillis(), nullptr);
+}
+
+Status Store::Sync() {
+  if (!impl_->deferred) return Status::OK();
+  auto stmt = impl_->Prepare(kSyncMark);
+  if (!stmt.ok()) return stmt.status();
+  const std::string mark = std::to_string(++impl_->syncs);  // outlives the statement's use (SQLITE_STATIC)
+  Stmt s(*stmt);
+  s.BindText(1, mark);
+  // Autocommit under synchronous=FULL: the WAL is fsynced, and with it every earlier frame.
+  if (s.Step() != SQLITE_DONE) return impl_->SqlError("sync deferred applies");
+  impl_->deferred = false;
+  return Status::OK();
+}
+
+bool Store::HasDeferred() const { return impl_->deferred; }
 
 }  // namespace ami::kv

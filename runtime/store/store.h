@@ -102,6 +102,7 @@ struct ReplicaRow {
 // What ApplyRemote() did with a batch.
 struct ApplyResult {
   std::vector<Key> changed;             // keys whose stored row was replaced, each once, in batch order
+  uint64_t versionstamp = 0;            // the one new versionstamp the changed rows got; 0 when none changed
   size_t rejected = 0;                  // rows refused as invalid (not stale ones: those are just skipped)
   std::string first_error;              // the first refusal, naming the key and the field
 };
@@ -130,6 +131,10 @@ class Store {
  public:
   // Opens (creating if needed) the database file and its parent directory.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& file, StoreOptions options);
+  // Fault injection (admin faults.set with cluster.fault_injection, for the fault trials'
+  // slow disk): every commit of every store in this process first sleeps `delay` — one
+  // commit is one fsync of the WAL, so this is an fsync that much slower. 0 turns it off.
+  static void SetFaultCommitDelay(std::chrono::milliseconds delay);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -150,9 +155,14 @@ class Store {
   // batch (nothing written) and is the returned Status. Meant for the store actor
   // to drain its mailbox of writes at once. `meta` rows (SetMeta's name, value) are
   // written in the same transaction, after the operations, so they share the fsync.
+  // `network_rows`, when given, receives the rows the batch wrote to the network space
+  // exactly as ChangesSince() would return them (one per key and operation — the last
+  // mutation of a key within one operation — in versionstamp order), so the cluster can
+  // push them to its peers without reading them back.
   Result<std::vector<Result<CommitResult>>> CommitBatch(
       const std::vector<AtomicOperation>& operations,
-      const std::vector<std::pair<std::string, std::string>>& meta = {});
+      const std::vector<std::pair<std::string, std::string>>& meta = {},
+      std::vector<ReplicaRow>* network_rows = nullptr);
   // Shorthands for a one-mutation commit; return the new versionstamp.
   Result<uint64_t> Set(Space space, const Key& key, std::string value,
                        std::optional<int64_t> expire_in_ms = std::nullopt);
@@ -199,8 +209,21 @@ class Store {
   // all get ONE new versionstamp of this store. Every valid row's hlc is folded into
   // the clock (HybridClock::Observe), so later local writes stamp higher.
   // A SQLite error fails the whole call: nothing is written, meta included.
+  //
+  // Durability::kDeferred commits without the fsync (SQLite synchronous=NORMAL): the
+  // rows are visible at once and survive a crash of the process, but a power loss may
+  // drop the last deferred applies — together with the meta row (the cluster's cursor)
+  // that moved with them, so the node pulls them again. Sync() makes them durable; so
+  // does any later durable commit (the fsync of the WAL covers what came before).
+  enum class Durability { kSync, kDeferred };
   Result<ApplyResult> ApplyRemote(const std::vector<ReplicaRow>& rows,
-                                  const std::optional<std::pair<std::string, std::string>>& meta);
+                                  const std::optional<std::pair<std::string, std::string>>& meta,
+                                  Durability durability = Durability::kSync);
+  // Makes every deferred apply durable (one fsync when there is any; none otherwise).
+  Status Sync();
+  // Whether a deferred apply may not be durable yet (true after Open: the last process's
+  // may not be).
+  bool HasDeferred() const;
 
   // A random 128-bit id (32 lowercase hex digits) made when the database file is first
   // opened and the same on every later open: a new data directory is a new
@@ -213,8 +236,14 @@ class Store {
   // An order-independent 64-bit digest of the network rows not expired now, tombstones
   // included: the sum of a hash of (encoded key, hlc, origin, deleted) per row. Two
   // replicas holding the same rows have the same digest, whatever their versionstamps
-  // or the order the rows arrived in. For detecting convergence (tests, benchmarks).
+  // or the order the rows arrived in. For detecting convergence (tests, benchmarks,
+  // nodes.list). The first call scans the network rows; after that the sum is kept up
+  // to date by every write, apply and sweep (and rows with an expiry are subtracted once
+  // their time has come), so a later call costs no SQL — except after a sweep removed
+  // tombstones or a transaction rolled back, which make the next call scan again.
   Result<uint64_t> NetworkDigest();
+  // The same digest from a full scan, never from what is kept (tests compare the two).
+  Result<uint64_t> NetworkDigestScan();
 
  private:
   struct Impl;

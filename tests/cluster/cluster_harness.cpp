@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -113,46 +114,60 @@ struct TestCluster::Node {
 };
 
 TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) {
+  // The kernel may hand the same free port out twice in a row (each probe socket is
+  // closed at once): every port of one cluster must differ (fault trial seed 5032 got a
+  // "duplicate peer" config from two equal cluster ports).
+  std::set<uint16_t> taken;
+  auto unique_port = [&] {
+    for (;;)
+      if (uint16_t p = FreePort(); taken.insert(p).second) return p;
+  };
   for (size_t i = 0; i < options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
     const std::string name = "n" + std::to_string(i + 1);
     n->id = i < options_.node_ids.size() && !options_.node_ids[i].empty() ? options_.node_ids[i] : name;
-    n->cluster_port = FreePort();
-    n->admin_port = FreePort();
+    n->cluster_port = unique_port();
+    n->admin_port = unique_port();
     n->data_dir = dir_ / name;
     n->config = dir_ / (name + ".yaml");
     nodes_.push_back(std::move(n));
   }
-  auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; };
   // One CA for the whole test cluster; every node presents the same node certificate
   // (CAF checks the signature, not the name).
-  std::string tls_yaml;
   if (options_.tls) {
     const auto tls_dir = dir_ / "tls";
     if (Status made = transport::MakeLocalCredentials(tls_dir, "test-cluster"); !made.ok())
       throw std::runtime_error(made.ToString());
     const auto files = transport::NodeFilesIn(tls_dir);
-    tls_yaml = "tls:\n  ca_file: " + files.ca_file.string() + "\n  cert_file: " + files.cert_file.string() +
-               "\n  key_file: " + files.key_file.string() + "\n";
+    tls_yaml_ = "tls:\n  ca_file: " + files.ca_file.string() + "\n  cert_file: " + files.cert_file.string() +
+                "\n  key_file: " + files.key_file.string() + "\n";
   }
-  std::string peers;
-  for (const auto& n : nodes_) peers += (peers.empty() ? "" : ", ") + ("127.0.0.1:" + std::to_string(n->cluster_port));
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    const auto& n = *nodes_[i];
-    std::string yaml =
-        "node:\n  id: " + n.id + "\n  data_dir: " + n.data_dir.string() + "\n" +
-        "cluster:\n  name: test\n  secret: s3cret-cluster\n  listen: 127.0.0.1:" + std::to_string(n.cluster_port) +
-        "\n  peers: [" + peers + ExtraPeers(options_, i) + "]\n  heartbeat: " + ms(options_.heartbeat) +
-        "\n  lease: { ttl: " + ms(options_.ttl) + ", renew: " + ms(options_.renew) + ", margin: " + ms(options_.margin) +
-        " }\n  fault_injection: " + (options_.fault_injection ? "true" : "false") + "\n" +
-        (i < options_.extra_cluster_yaml.size() ? options_.extra_cluster_yaml[i] : "") +
-        (options_.tls ? tls_yaml : std::string()) +
-        "admin:\n  listen: 127.0.0.1:" + std::to_string(n.admin_port) + "\n  token: " + kToken + "\n" +
-        "limits: { stop_grace: 500ms }\n"
-        "plugins: { dirs: [\"" + (BinaryDir() / "plugins").string() + "\"] }\n" +
-        options_.exchanges_yaml + options_.extra_yaml;
-    WriteFile(n.config, yaml);
-  }
+  for (const auto& n : nodes_)
+    peers_ += (peers_.empty() ? "" : ", ") + ("127.0.0.1:" + std::to_string(n->cluster_port));
+  options_.extra_cluster_yaml.resize(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) WriteConfig(i);
+}
+
+void TestCluster::WriteConfig(size_t i) {
+  auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; };
+  const auto& n = *nodes_.at(i);
+  std::string yaml =
+      "node:\n  id: " + n.id + "\n  data_dir: " + n.data_dir.string() + "\n" +
+      "cluster:\n  name: test\n  secret: s3cret-cluster\n  listen: 127.0.0.1:" + std::to_string(n.cluster_port) +
+      "\n  peers: [" + peers_ + ExtraPeers(options_, i) + "]\n  heartbeat: " + ms(options_.heartbeat) +
+      "\n  lease: { ttl: " + ms(options_.ttl) + ", renew: " + ms(options_.renew) + ", margin: " + ms(options_.margin) +
+      " }\n  fault_injection: " + (options_.fault_injection ? "true" : "false") + "\n" +
+      options_.extra_cluster_yaml[i] + tls_yaml_ +
+      "admin:\n  listen: 127.0.0.1:" + std::to_string(n.admin_port) + "\n  token: " + kToken + "\n" +
+      "limits: { stop_grace: 500ms }\n"
+      "plugins: { dirs: [\"" + (BinaryDir() / "plugins").string() + "\"] }\n" +
+      options_.exchanges_yaml + options_.extra_yaml;
+  WriteFile(n.config, yaml);
+}
+
+void TestCluster::SetExtraClusterYaml(size_t i, const std::string& yaml) {
+  options_.extra_cluster_yaml.at(i) = yaml;
+  WriteConfig(i);
 }
 
 TestCluster::~TestCluster() {

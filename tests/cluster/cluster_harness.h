@@ -77,6 +77,10 @@ class TestCluster {
   std::vector<std::filesystem::path> DataDirs() const;  // every node's, for ReadSpans
   size_t IndexOf(const std::string& id) const;          // throws for an unknown id
   void Start(size_t i);                         // (re)starts node i
+  // Replaces node i's extra cluster keys (ClusterOptions::extra_cluster_yaml) and rewrites
+  // its config; takes effect at its next Start (the trials' clock drift restarts a node
+  // with another cluster.lease_clock_rate).
+  void SetExtraClusterYaml(size_t i, const std::string& yaml);
   void StartAll();
   void Kill(size_t i);                          // SIGKILL and reap
   void Freeze(size_t i);                        // SIGSTOP
@@ -98,8 +102,11 @@ class TestCluster {
 
  private:
   struct Node;
+  void WriteConfig(size_t i);
   ClusterOptions options_;
   TempDir dir_;
+  std::string tls_yaml_;  // the tls: block every node's config has (tls = true)
+  std::string peers_;     // "127.0.0.1:p1, 127.0.0.1:p2, …": every node's cluster port
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<AdminClient> client_;  // made at the first request (the node may make the CA)
 };

@@ -11,6 +11,7 @@
 
 #include "ami/plugin/sdk.h"
 #include "plugins/loader.h"
+#include "tests/plugins/paper_registry.h"
 #include "tests/support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -21,11 +22,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-ami::plugins::PluginRegistry& Registry() {
-  static ami::plugins::PluginRegistry registry =
-      ami::plugins::LoadPlugins({fs::path(AMI_PLUGIN_DIR) / "paper.so"});
-  return registry;
-}
+ami::plugins::PluginRegistry& Registry() { return ami::test::PaperRegistry(); }
 
 // Options for deterministic tests: constant price (volatility 0) and a manual clock.
 Json Quiet(Json extra = Json::object()) {
@@ -410,8 +407,8 @@ TEST_CASE("paper: a stale fencing term is rejected", "[paper]") {
     CHECK(p.Err("fetchTicker", {"DOGE/USDT"}, Ctx("w1", 8)) == "BadSymbol");
     CHECK(p.Err("fetchBalance", Json::array(), Ctx("w1", 7)) == "PermissionDenied");
   }
-  // The highest term survives a restart.
-  CHECK(Json::parse(ami::test::ReadFile(dir / "paper-paper.json"))["terms"]["w1"] == 8);
+  // The highest term survives a restart (it is journaled with the call that saw it).
+  CHECK_THAT(ami::test::ReadFile(dir / "paper-paper.jsonl"), Contains("\"w\":{\"w1\":8}"));
   Paper restarted(opts);
   CHECK(restarted.Err("fetchBalance", Json::array(), Ctx("w1", 7)) == "PermissionDenied");
   CHECK_THAT(restarted.last_message, Contains("fenced: term 7 < 8"));
@@ -432,9 +429,8 @@ TEST_CASE("paper: state survives a restart", "[paper]") {
     p.Ok("paperAdvanceTime", {60000});
     balance_before = p.Balance();
   }
-  REQUIRE(fs::exists(dir / "paper-bybit.json"));
-  CHECK_FALSE(fs::exists(dir / "paper-bybit.json.tmp"));
-  CHECK(Json::parse(ami::test::ReadFile(dir / "paper-bybit.json"))["format"] == "ami-paper-state");
+  REQUIRE(fs::exists(dir / "paper-bybit.jsonl"));   // the journal (paper_journal_test.cpp)
+  CHECK_FALSE(fs::exists(dir / "paper-bybit.json"));
 
   Paper p(opts);
   Json bal = p.Balance();

@@ -60,7 +60,13 @@ void WriteFile(const std::filesystem::path& file, const std::string& text) {
 }
 
 std::filesystem::path SourceDir() { return AMI_SOURCE_DIR; }
-std::filesystem::path BinaryDir() { return AMI_BINARY_DIR; }
+std::filesystem::path BinaryDir() {
+  static const std::filesystem::path dir = [] {
+    const char* copy = std::getenv("AMI_TEST_BINARY_DIR");
+    return std::filesystem::path(copy && *copy ? copy : AMI_BINARY_DIR);
+  }();
+  return dir;
+}
 
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
                            const std::filesystem::path& output_file)

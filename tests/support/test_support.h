@@ -34,7 +34,9 @@ bool StaysFalse(const std::function<bool()>& condition, std::chrono::millisecond
 std::string ReadFile(const std::filesystem::path& file);
 void WriteFile(const std::filesystem::path& file, const std::string& text);
 
-// Paths of the source and build trees.
+// Paths of the source and build trees. BinaryDir() is the environment's
+// AMI_TEST_BINARY_DIR when set: a copy of the build's binaries (apps/, plugins/) that a
+// long fault-trial campaign runs from while the build tree is rebuilt.
 std::filesystem::path SourceDir();
 std::filesystem::path BinaryDir();
 

@@ -167,6 +167,17 @@ TEST_CASE("checkers: kv — digests that differ, or meet late, are flagged", "[t
   CHECK(v[0].kind == "digests_late");
   CHECK(Mentions(v[0], {"1500 ms after the last heal", "limit 1000 ms"}));
 
+  // Writers still acknowledged a write after the heal: the window runs from that write.
+  h = CleanHistory();
+  h.kv_writes.back().acked_at = T + 20'005 + 1'000;
+  h.digests_equal_at = T + 20'005 + 1'500;
+  CHECK(CheckKv(h).empty());
+  h.digests_equal_at = T + 20'005 + 2'200;
+  v = CheckKv(h);
+  INFO(All(v));
+  REQUIRE(v.size() == 1);
+  CHECK(Mentions(v[0], {"1200 ms after the last acknowledged write", "limit 1000 ms"}));
+
   h = CleanHistory();
   h.digests_equal_at.reset();
   CHECK(Count(CheckKv(h), "digests_late") == 1);

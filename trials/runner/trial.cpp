@@ -6,6 +6,8 @@
 #include <chrono>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <optional>
 #include <iostream>
 #include <regex>
 #include <set>
@@ -120,7 +122,8 @@ void CopyLogs(test::TestCluster& cluster, const std::filesystem::path& to) {
 }  // namespace
 
 std::vector<FaultKind> SupportedKinds() {
-  return {FaultKind::kKill9, FaultKind::kStop, FaultKind::kRestart, FaultKind::kPartition};
+  return {FaultKind::kKill9,     FaultKind::kStop,       FaultKind::kRestart,
+          FaultKind::kPartition, FaultKind::kClockDrift, FaultKind::kSlowDisk};
 }
 
 History RunTrial(const TrialOptions& o) {
@@ -164,7 +167,14 @@ History RunTrial(const TrialOptions& o) {
   co.extra_yaml = WorkersYaml(o.work_dir);
   test::TestCluster cluster(co);
   cluster.StartAll();
-  if (!cluster.WaitConnected()) throw std::runtime_error("the cluster did not connect");
+  // Generous: on a machine loaded by other work five TLS handshakes per node take a while.
+  std::vector<size_t> every(cluster.size());
+  for (size_t i = 0; i < every.size(); ++i) every[i] = i;
+  if (!cluster.WaitConnected(every, std::chrono::seconds(90))) {
+    CopyLogs(cluster, o.work_dir / "nodes");
+    throw std::runtime_error("the cluster did not connect within 90 s (node logs in " +
+                             (o.work_dir / "nodes").string() + ")");
+  }
 
   // Apply the schedule on time. `down`/`frozen`: nodes an admin call would not reach.
   std::set<size_t> down, frozen;
@@ -188,10 +198,21 @@ History RunTrial(const TrialOptions& o) {
     for (size_t i = 0; i < cluster.size(); ++i)
       if (!down.count(i) && !frozen.count(i)) set_drops(i);
   };
+  // Slow disks in force, by node: a node started again gets its delay again (it lives in
+  // the process). faults.set {commit_delay_ms} makes every store commit (one fsync) slower.
+  std::map<size_t, int64_t> slow;
+  auto set_commit_delay = [&](size_t i, int64_t ms) {
+    json last;
+    const bool done = test::Eventually(
+        [&] { return (last = cluster.Admin(i, "faults.set", {{"commit_delay_ms", ms}}))["ok"] == true; },
+        std::chrono::seconds(15));
+    if (!done) throw std::runtime_error(cluster.Id(i) + " faults.set commit_delay_ms: " + last.dump());
+  };
   auto start = [&](size_t i) {
     cluster.Start(i);
     down.erase(i);
     if (!groups.empty()) set_drops(i);
+    if (auto it = slow.find(i); it != slow.end()) set_commit_delay(i, it->second);
   };
   h.started_at = NowMs();
   for (const Fault& f : h.schedule.faults) {
@@ -210,6 +231,18 @@ History RunTrial(const TrialOptions& o) {
           if (!groups.empty()) set_drops(i);
           break;
         case FaultKind::kRestart: cluster.Terminate(i); down.insert(i); start(i); break;
+        case FaultKind::kClockDrift: {
+          // The lease clock runs at 1 + drift/TTL: restart the node with that rate (a
+          // config-only knob, cluster.lease_clock_rate). It stays until the trial ends.
+          const double rate = 1.0 + static_cast<double>(f.drift_ms) / static_cast<double>(so.ttl_ms);
+          cluster.SetExtraClusterYaml(i, "  lease_clock_rate: " + std::to_string(rate) + "\n");
+          cluster.Terminate(i);
+          down.insert(i);
+          start(i);
+          break;
+        }
+        case FaultKind::kSlowDisk: slow[i] = f.delay_ms; set_commit_delay(i, f.delay_ms); break;
+        case FaultKind::kSlowDiskEnd: slow.erase(i); set_commit_delay(i, 0); break;
         case FaultKind::kPartition: groups = f.groups; set_all_drops(); break;
         case FaultKind::kHeal: groups.clear(); set_all_drops(); break;
         case FaultKind::kHealAll:
@@ -217,6 +250,7 @@ History RunTrial(const TrialOptions& o) {
           for (size_t j : std::set<size_t>(frozen)) { cluster.Thaw(j); frozen.erase(j); }
           for (size_t j : std::set<size_t>(down)) start(j);
           set_all_drops();
+          for (const auto& [j, ms] : std::map<size_t, int64_t>(slow)) { slow.erase(j); set_commit_delay(j, 0); }
           break;
         default: applied.error = std::string(KindName(f.kind)) + " is not injected by this runner yet";
       }
@@ -235,13 +269,24 @@ History RunTrial(const TrialOptions& o) {
     return cluster.Admin(0, "kv.set", {{"space", "network"}, {"key", json::array({"trial", "quiet"})}, {"value", true}})["ok"] == true;
   }, std::chrono::seconds(15));
   std::vector<std::string> digest(cluster.size());  // as each node last reported it
+  // Convergence is judged on the trial's own keys (["trial", …]: the writers' keys and
+  // acks, the DCA's records, the grid's base), which stop changing once the writers are
+  // quiet. The whole network space never stops changing while leaders run — each lease
+  // renewal rewrites ["ami","leader",sid] — so its digests are equal only between
+  // renewals, and a poll under load can miss that window for long.
+  auto trial_digest = [&](size_t i) -> std::optional<std::string> {
+    json r = cluster.Admin(i, "kv.list", {{"space", "network"}, {"prefix", json::array({"trial"})}, {"limit", 10000}});
+    if (r["ok"] != true || !r["result"].is_array()) return std::nullopt;
+    std::string rows;
+    for (const auto& e : r["result"]) rows += e["key"].dump() + "=" + e["value"].dump() + "\n";
+    return std::to_string(r["result"].size()) + ":" + std::to_string(std::hash<std::string>{}(rows));
+  };
   test::Eventually([&] {
     std::set<std::string> digests;
     for (size_t i = 0; i < cluster.size(); ++i) {
-      json r = cluster.Admin(i, "nodes.list");
-      if (r["ok"] != true) return false;
-      for (const auto& n : r["result"]["nodes"])
-        if (n["state"] == "self") digests.insert(digest[i] = n.value("digest", ""));
+      auto d = trial_digest(i);
+      if (!d) return false;
+      digests.insert(*d);
     }
     if (digests.size() != 1) return false;
     h.digests_equal_at = NowMs();

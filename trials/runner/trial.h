@@ -24,8 +24,8 @@ struct TrialOptions {
 // before the cluster's temporary directory goes away.
 History RunTrial(const TrialOptions& options);
 
-// The injections this runner applies (kill9, stop, restart, partition). Clock drift
-// and slow disk need hooks amid does not have yet (docs/reliability.md).
+// The injections this runner applies: kill9, stop, restart, partition, clock_drift (a
+// restart with cluster.lease_clock_rate) and slow_disk (admin faults.set commit_delay_ms).
 std::vector<FaultKind> SupportedKinds();
 
 }  // namespace ami::trials::runner
