@@ -86,6 +86,12 @@ std::string ClusterState::Faults(const std::string& text) {
   if (!cluster() || !cluster()->fault_injection)
     return json{{"ok", false}, {"error", "fault injection is off (set cluster.fault_injection: true)"}}.dump();
   auto j = json::parse(text, nullptr, false);
+  // {"reconnect_hold_ms": ms} (handshake.cpp), alone or beside "drop".
+  const bool hold = j.is_object() && j.contains("reconnect_hold_ms");
+  if (hold) {
+    if (auto error = HoldReconnects(j["reconnect_hold_ms"]); !error.empty()) return json{{"ok", false}, {"error", error}}.dump();
+    if (!j.contains("drop")) return json{{"ok", true}, {"reconnect_hold_ms", reconnect_hold_ms}}.dump();
+  }
   if (!j.is_object() || !j.contains("drop") || !j["drop"].is_array())
     return json{{"ok", false}, {"error", "expected {\"drop\": [node ids]}"}}.dump();
   std::set<std::string> next;
@@ -95,10 +101,13 @@ std::string ClusterState::Faults(const std::string& text) {
   }
   const bool healed = std::any_of(dropped.begin(), dropped.end(), [&](const std::string& id) { return !next.count(id); });
   dropped = std::move(next);
+  for (const auto& id : dropped) AbandonPull(id);  // its answer is dropped too: free the cursor now
   spdlog::warn("cluster: fault injection: dropping all traffic with [{}]", fmt::join(dropped, ", "));
   UpdatePeers();
   if (healed) SendHeartbeats();  // the healed peers learn at once what to pull
-  return json{{"ok", true}, {"drop", dropped}}.dump();
+  json answer{{"ok", true}, {"drop", dropped}};
+  if (hold) answer["reconnect_hold_ms"] = reconnect_hold_ms;
+  return answer.dump();
 }
 
 caf::result<bool> ClusterState::Shutdown() {

@@ -301,7 +301,17 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
   // which cost ~2 % of a core on an idle node, and a job queued behind a thread busy in
   // JavaScript waited until another thread stole it. Idle threads here sleep until a job
   // comes, and any free thread takes the next one (docs/benchmarks.md, bench_idle_cpu).
-  impl->cfg->set("scheduler.policy", caf::atom("sharing"));
+  // AMI_SCHEDULER=stealing (CAF's default polling) or =polling (stealing that polls only
+  // ~1 ms after a job, then sleeps on its condition variable) compare the policies in
+  // benches (docs/operations.md); the default is sharing.
+  const char* policy_env = std::getenv("AMI_SCHEDULER");
+  const std::string policy = policy_env ? policy_env : "sharing";
+  if (policy == "stealing" || policy == "polling") {
+    impl->cfg->set("scheduler.policy", caf::atom("stealing"));
+    if (policy == "polling") impl->cfg->set("work-stealing.moderate-poll-attempts", 20);
+  } else {
+    impl->cfg->set("scheduler.policy", caf::atom("sharing"));
+  }
   impl->cfg->set("logger.verbosity", caf::atom("quiet"));
   // Remoting carries the cluster and the admin service, always over mutual TLS
   // (transport/caf_tls.h): no party without a certificate of the CA reaches CAF.

@@ -879,6 +879,14 @@ TEST_CASE("admin: with no token configured, <data_dir>/admin.token is required, 
   CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", -1}}), "commit_delay_ms: expected milliseconds from 0 to 10000"));
   CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", 20000}}), "commit_delay_ms: expected milliseconds"));
   CHECK(Contains(Fails(node, "faults.set", {{"commit_delay_ms", "80"}}), "commit_delay_ms: expected milliseconds"));
+  // Held reconnects (the regression test of fault-trial seed 1107), alone or with a drop.
+  CHECK(Ok(node, "faults.set", {{"reconnect_hold_ms", 60000}})["reconnect_hold_ms"] == 60000);
+  json both = Ok(node, "faults.set", {{"drop", json::array()}, {"reconnect_hold_ms", 0}});
+  CHECK(both["reconnect_hold_ms"] == 0);
+  CHECK(both["drop"] == json::array());
+  CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", -1}}), "reconnect_hold_ms: expected milliseconds from 0 to 600000"));
+  CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", 600001}}), "reconnect_hold_ms: expected milliseconds"));
+  CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", "x"}}), "reconnect_hold_ms: expected milliseconds"));
   for (const char* op : {"node.info", "nodes.list", "plugins.list", "stats"})
     CHECK(node.Admin(kToken, json{{"op", op}}.dump()).find("s3cret-cluster") == std::string::npos);
 }

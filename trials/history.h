@@ -130,7 +130,10 @@ struct Failover {
 };
 // Every failover in the spans; the cause is the last applied fault that hit the old
 // leader's node (kill9, stop, restart, clock_drift, or a partition leaving it
-// outside the largest group) between its tenure's first span and the new leader's start.
+// outside the largest group) between the first span of its last term and the new
+// leader's start, if the old leader stopped leading within two TTLs of it (a fault it
+// survived is no cause). Hand-overs once the trial ended (ended_at: the runner stops
+// the nodes) are not failovers.
 std::vector<Failover> FindFailovers(const History& history);
 
 // Consecutive spans of one node and term at most `max_gap_ms` apart, joined (for drawing).

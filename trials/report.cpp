@@ -151,6 +151,11 @@ void WriteReport(const std::filesystem::path& dir, const std::vector<TrialRecord
     if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
   };
   write("trials-report.json", ReportJson(trials).dump(2) + "\n");
+  // Every trial's whole history, one JSON line each (HistoryFromJson reads it back): a
+  // campaign can be judged again after a checker or a measure changes.
+  std::string histories;
+  for (const auto& t : trials) histories += ToJson(t.history).dump() + "\n";
+  write("trials-histories.jsonl", histories);
   write("trials-report.html", ReportHtml(trials));
 }
 

@@ -46,7 +46,8 @@ nlohmann::json ReportJson(const std::vector<TrialRecord>& trials);
 // with their sentence on hover), its violations and its schedule. Well-formed XML.
 std::string ReportHtml(const std::vector<TrialRecord>& trials);
 
-// Writes `dir`/trials-report.json and `dir`/trials-report.html (creating `dir`); throws
+// Writes `dir`/trials-report.json, `dir`/trials-report.html and the histories behind them,
+// `dir`/trials-histories.jsonl (one trial's ToJson(History) a line), creating `dir`; throws
 // std::runtime_error when a file cannot be written.
 void WriteReport(const std::filesystem::path& dir, const std::vector<TrialRecord>& trials);
 

@@ -107,6 +107,11 @@ struct ReplCursor {
   uint64_t synced = 0;
   uint64_t remote_last = 0;          // from its last heartbeat
   bool busy = false;                 // a pull or apply is in flight
+  // The pull in flight, if any (its id): a pull whose connection is lost is abandoned at
+  // once (OnDown), not left to time out — until then `busy` would stop every other pull
+  // from that peer for kPeerRequestTimeout (fault trial seed 1001: digests equal 4.6 s late).
+  bool pulling = false;
+  uint64_t pull_id = 0;
   std::deque<wire::ReplBatch> queued;  // pushes that arrived while busy
 };
 
@@ -128,6 +133,10 @@ struct ClusterState {
   struct PendingAuth { std::string node, our_nonce, their_nonce; };
   std::map<caf::actor_addr, PendingAuth> pending_auth;
   std::set<std::string> dropped;     // fault injection: nodes we neither send to nor hear
+  // Fault injection (faults.set reconnect_hold_ms; 0 = off): a link to a peer that is down
+  // waits this long before its next connect attempt instead of the back-off, so a test can
+  // hold our outbound link down for good and see that only OnAuth brings it back.
+  int64_t reconnect_hold_ms = 0;
   std::map<std::string, ReplCursor> cursors;   // by peer node id
   uint64_t last_pushed = 0;          // our versionstamp pushed to peers so far
   // What heartbeats announce: read once, then kept current by the store's replication
@@ -202,6 +211,10 @@ struct ClusterState {
 
   void ConnectFailed(Peer& p, const std::string& why);
 
+  // Fault injection: sets reconnect_hold_ms (0..600000) and re-times the idle links by
+  // it. An error text for a bad value; empty when set.
+  std::string HoldReconnects(const json& ms);
+
   // Why `theirs` is not our view, for the log; empty when the views agree.
   std::string ViewMismatch(const wire::View& theirs) const;
 
@@ -259,6 +272,7 @@ struct ClusterState {
   void LoadCursor(const std::string& from, const std::string& store_incarnation);
 
   void MaybePull(const std::string& from);
+  void AbandonPull(const std::string& from);  // the connection to `from` is gone: free its cursor
 
   // Drops rows stamped too far in the future (cluster.max_clock_skew), with a log line:
   // applying them would drag our clock (and every later write) ahead for good. The

@@ -89,9 +89,24 @@ void ClusterState::ConnectFailed(Peer& p, const std::string& why) {
   if (p.backoff_ms >= 3200) spdlog::debug("cluster: peer {} unreachable: {}", p.address, why);
   p.link = Peer::Link::kIdle;
   p.handle = nullptr;
-  p.next_connect = SteadyMs() + p.backoff_ms;
+  p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : p.backoff_ms);
   p.backoff_ms = std::min<int64_t>(p.backoff_ms * 2, 5000);
   ScheduleTick(p.next_connect);
+}
+
+std::string ClusterState::HoldReconnects(const json& ms) {
+  if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
+    return "reconnect_hold_ms: expected milliseconds from 0 to 600000";
+  reconnect_hold_ms = ms.get<int64_t>();
+  spdlog::warn("cluster: fault injection: reconnects to peers that are down wait {} ms{}", reconnect_hold_ms,
+               reconnect_hold_ms > 0 ? "" : " (off: the normal back-off)");
+  // Links already waiting in their back-off wait the hold from now (or, turned off, their back-off).
+  const int64_t now = SteadyMs();
+  for (auto& p : peers)
+    if (p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX)
+      p.next_connect = now + (reconnect_hold_ms > 0 ? reconnect_hold_ms : p.backoff_ms);
+  ScheduleTick(NextTickAt());
+  return "";
 }
 
 std::string ClusterState::ViewMismatch(const wire::View& theirs) const {
@@ -235,7 +250,8 @@ bool ClusterState::OnAuth(const wire::Auth& auth) {
   // A peer that just proved itself is up: if our own link to it waits in its reconnect
   // back-off (up to 5 s after it was down a while), connect now. Otherwise it hears
   // nothing from us until then, declares us down and misses our replication (fault
-  // trial seed 1107: a node restarted after kill -9 was cut off for 7 s).
+  // trial seed 1107: a node restarted after kill -9 was cut off for 7 s). Overrides the
+  // fault-injected reconnect_hold_ms too: tests/cluster/restart_reconnect_test.cpp.
   const int64_t now = SteadyMs();
   for (auto& p : peers)
     if (p.node == pending.node && p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX && p.next_connect > now) {
@@ -270,8 +286,9 @@ void ClusterState::OnDown(const caf::down_msg& down) {
       spdlog::info("cluster: lost the connection to {} ({})", p.node.empty() ? p.address : p.node,
                    caf::to_string(down.reason));
       ConnectFailed(p, "connection lost");
+      if (!p.node.empty()) AbandonPull(p.node);  // its answer cannot come any more
       p.backoff_ms = 200;
-      p.next_connect = SteadyMs() + 100;
+      p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : 100);
     }
   }
   UpdatePeers();

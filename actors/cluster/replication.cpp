@@ -147,17 +147,37 @@ void ClusterState::MaybePull(const std::string& from) {
     return Apply(from, std::move(batch));
   }
   if (c.remote_last <= c.cursor) return;
+  // Only over our own link once it is ready: heartbeats may come in over the peer's
+  // connection while ours is still down, and a request on a dead handle is never answered.
   Peer* p = PeerByNode(from);
-  if (!p || dropped.count(from)) return;
+  if (!p || !Reachable(*p)) return;
   c.busy = true;
+  c.pulling = true;
+  const uint64_t id = ++c.pull_id;
+  // Both handlers ignore a pull that OnDown abandoned (a newer one may be in flight).
   self->request(p->handle, kPeerRequestTimeout, repl_pull_atom_v, c.cursor)
       .then(
-          [this, from](wire::ReplBatch& batch) {
-            cursors[from].busy = false;
+          [this, from, id](wire::ReplBatch& batch) {
+            ReplCursor& c = cursors[from];
+            if (!c.pulling || c.pull_id != id) return;
+            c.pulling = false;
+            c.busy = false;
             batch.node = from;
             Apply(from, std::move(batch));
           },
-          [this, from](caf::error&) { cursors[from].busy = false; });
+          [this, from, id](caf::error&) {
+            ReplCursor& c = cursors[from];
+            if (!c.pulling || c.pull_id != id) return;
+            c.pulling = false;
+            c.busy = false;
+          });
+}
+
+void ClusterState::AbandonPull(const std::string& from) {
+  auto it = cursors.find(from);
+  if (it == cursors.end() || !it->second.pulling) return;
+  it->second.pulling = false;
+  it->second.busy = false;
 }
 
 void ClusterState::DropFutureRows(const std::string& from, wire::ReplBatch& batch) {

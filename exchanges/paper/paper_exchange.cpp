@@ -6,8 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <thread>
+
+#include "paper_json.h"
 
 namespace ami::paper {
 
@@ -20,30 +21,9 @@ namespace {
 constexpr std::int64_t kDayMs = 86400000;
 constexpr std::int64_t kMaxScanSteps = 7 * 86400;    // catch-up window for resting orders
 
-// 12 significant digits: hides binary floating point noise (0.30000000000000004).
-double Clean(double x) {
-  if (!std::isfinite(x) || x == 0) return x == 0 ? 0.0 : x;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.12g", x);
-  return std::strtod(buf, nullptr);
-}
-
 double FloorTo(double x, double step) { return Clean(std::floor(x / step + 1e-9) * step); }
 double CeilTo(double x, double step) { return Clean(std::ceil(x / step - 1e-9) * step); }
 double RoundTo(double x, double step) { return Clean(std::round(x / step) * step); }
-
-std::string Iso8601(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  int millis = static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
-}
-
-Json NullIfZero(std::int64_t v) { return v ? Json(v) : Json(nullptr); }
 
 const std::vector<std::pair<std::string, std::int64_t>>& Timeframes() {
   static const std::vector<std::pair<std::string, std::int64_t>> tf = {
@@ -546,66 +526,25 @@ Json PaperExchange::TickerJsonLocked(const Market& m) const {
           {"info", {{"symbol", m.spec.base + m.spec.quote}, {"lastPrice", q.last}}}};
 }
 
-Json PaperExchange::TradeJson(const Trade& t) const {
-  Json fee = {{"cost", t.fee_cost}, {"currency", t.fee_currency}, {"rate", t.fee_rate}};
-  return {{"id", std::to_string(t.seq)},
-          {"order", std::to_string(t.order)},
-          {"timestamp", t.timestamp},
-          {"datetime", Iso8601(t.timestamp)},
-          {"symbol", t.symbol},
-          {"type", t.type},
-          {"side", t.side},
-          {"takerOrMaker", t.taker_or_maker},
-          {"price", t.price},
-          {"amount", t.amount},
-          {"cost", t.cost},
-          {"fee", fee},
-          {"fees", Json::array({fee})},
-          {"info", {{"execId", std::to_string(t.seq)}, {"account", t.account}}}};
+std::vector<const Trade*> PaperExchange::OrderCopy::TradePointers() const {
+  std::vector<const Trade*> out;
+  out.reserve(trades.size());
+  for (const Trade& t : trades) out.push_back(&t);
+  return out;
+}
+
+PaperExchange::OrderCopy PaperExchange::CopyLocked(const Order& o) const {
+  OrderCopy c{o, {}};
+  for (std::int64_t seq : o.trades)
+    if (auto it = state_.trades.find(seq); it != state_.trades.end()) c.trades.push_back(it->second);
+  return c;
 }
 
 Json PaperExchange::OrderJsonLocked(const Order& o) const {
-  Json trades = Json::array();
-  for (std::int64_t seq : o.trades) {
-    auto it = state_.trades.find(seq);
-    if (it != state_.trades.end()) trades.push_back(TradeJson(it->second));
-  }
-  Json fee = o.fee_currency.empty()
-                 ? Json{{"cost", 0.0}, {"currency", nullptr}, {"rate", nullptr}}
-                 : Json{{"cost", o.fee_cost}, {"currency", o.fee_currency}, {"rate", o.fee_rate}};
-  const std::string id = std::to_string(o.seq);
-  return {{"id", id},
-          {"clientOrderId", o.client_order_id.empty() ? Json(nullptr) : Json(o.client_order_id)},
-          {"timestamp", o.timestamp},
-          {"datetime", Iso8601(o.timestamp)},
-          {"lastTradeTimestamp", NullIfZero(o.last_trade_timestamp)},
-          {"lastUpdateTimestamp", NullIfZero(o.last_update_timestamp)},
-          {"symbol", o.symbol},
-          {"type", o.type},
-          {"timeInForce", o.type == "market" ? "IOC" : "GTC"},
-          {"postOnly", false},
-          {"reduceOnly", false},
-          {"side", o.side},
-          {"price", o.price > 0 ? Json(o.price) : Json(nullptr)},
-          {"triggerPrice", nullptr},
-          {"stopPrice", nullptr},
-          {"takeProfitPrice", nullptr},
-          {"stopLossPrice", nullptr},
-          {"average", o.filled > 0 ? Json(o.average) : Json(nullptr)},
-          {"amount", o.amount},
-          {"filled", o.filled},
-          {"remaining", Clean(o.amount - o.filled)},
-          {"cost", o.cost},
-          {"status", o.status},
-          {"fee", fee},
-          {"fees", Json::array({fee})},
-          {"trades", trades},
-          {"info",
-           {{"orderId", id},
-            {"orderLinkId", o.client_order_id},
-            {"account", o.account},
-            {"workerSid", o.worker_sid},
-            {"term", o.term}}}};
+  std::vector<const Trade*> trades;
+  for (std::int64_t seq : o.trades)
+    if (auto it = state_.trades.find(seq); it != state_.trades.end()) trades.push_back(&it->second);
+  return OrderJson(o, trades);
 }
 
 Json PaperExchange::BalanceJsonLocked(const std::string& account) const {
@@ -833,13 +772,21 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
                                 const std::string& type, const std::string& side,
                                 double amount, std::optional<double> price,
                                 const Json& params) {
+  const OrderCopy o = PlaceOrder(ctx, symbol, type, side, amount, price, params);
+  return OrderJson(o.order, o.TradePointers());
+}
+
+PaperExchange::OrderCopy PaperExchange::PlaceOrder(const Ctx& ctx, const std::string& symbol,
+                                                   const std::string& type, const std::string& side,
+                                                   double amount, std::optional<double> price,
+                                                   const Json& params) {
   Txn t(*this, ctx);
   AccountLocked(ctx);
   const std::string account = AccountKey(ctx);
   const std::string coid = ClientOrderIdParam(params);
   if (!coid.empty()) {
     if (auto it = index_.client_ids.find({account, coid}); it != index_.client_ids.end()) {
-      Json out = OrderJsonLocked(state_.orders.at(it->second));   // idempotent: the order made the first time
+      OrderCopy out = CopyLocked(state_.orders.at(it->second));   // idempotent: the order made the first time
       t.Commit();
       return out;
     }
@@ -915,7 +862,7 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
   index_.Add(stored);
   changes_.orders.insert(seq);
   if (marketable) FillLocked(stored, exec_px, /*taker=*/true, now_);
-  Json out = OrderJsonLocked(stored);
+  OrderCopy out = CopyLocked(stored);
   TrimLocked(account);
   t.Commit();
   return out;
@@ -923,6 +870,13 @@ Json PaperExchange::createOrder(const Ctx& ctx, const std::string& symbol,
 
 Json PaperExchange::cancelOrder(const Ctx& ctx, const std::string& id,
                                 const std::optional<std::string>& symbol, const Json& params) {
+  const OrderCopy o = CancelOne(ctx, id, symbol, params);
+  return OrderJson(o.order, o.TradePointers());
+}
+
+PaperExchange::OrderCopy PaperExchange::CancelOne(const Ctx& ctx, const std::string& id,
+                                                  const std::optional<std::string>& symbol,
+                                                  const Json& params) {
   Txn t(*this, ctx);
   AccountLocked(ctx);
   const std::string account = AccountKey(ctx);
@@ -935,7 +889,7 @@ Json PaperExchange::cancelOrder(const Ctx& ctx, const std::string& id,
                     options_.exchange_id + ": order " + id + " is " + o->status + " and cannot be canceled");
   SetStatusLocked(*o, "canceled");
   o->last_update_timestamp = now_;
-  Json out = OrderJsonLocked(*o);
+  OrderCopy out = CopyLocked(*o);
   TrimLocked(account);
   t.Commit();
   return out;
@@ -960,13 +914,20 @@ Json PaperExchange::cancelAllOrders(const Ctx& ctx, const std::optional<std::str
 
 Json PaperExchange::fetchOrder(const Ctx& ctx, const std::string& id,
                                const std::optional<std::string>& symbol, const Json& params) {
+  const OrderCopy o = FetchOne(ctx, id, symbol, params);
+  return OrderJson(o.order, o.TradePointers());
+}
+
+PaperExchange::OrderCopy PaperExchange::FetchOne(const Ctx& ctx, const std::string& id,
+                                                 const std::optional<std::string>& symbol,
+                                                 const Json& params) {
   Txn t(*this, ctx);
   AccountLocked(ctx);
   if (symbol) FindMarket(*symbol);
   const Order* o = FindOrderLocked(AccountKey(ctx), id, params);
   if (!o || (symbol && o->symbol != *symbol))
     throw CcxtError(errc::kOrderNotFound, options_.exchange_id + ": order " + id + " not found");
-  Json out = OrderJsonLocked(*o);
+  OrderCopy out = CopyLocked(*o);
   t.Commit();
   return out;
 }

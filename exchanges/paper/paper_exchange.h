@@ -28,7 +28,8 @@
 //   With test_controls, paperInjectFault(kind, count, method?) makes the next `count`
 //   calls (of `method`, or of any method) fail the same way, deterministically: kind
 //   "network" before the call takes effect, "timeout" after it ("ambiguous").
-// - Thread-safe: one mutex around the state; latency and fsyncs are spent outside it.
+// - Thread-safe: one mutex around the state; latency, fsyncs and the text of the hot
+//   calls' answers (Answer) are spent outside it.
 #pragma once
 
 #include <atomic>
@@ -58,10 +59,18 @@ class PaperExchange final : public plugin::ConnectorBase {
   // The exchange as the host sees it: every answer waits for the journal's fsync that
   // holds the call's changes (CallAsync: without holding the caller's thread, so the
   // calls of many workers share one fsync; Call: blocking). A journal that failed turns
-  // every later answer into ExchangeError. Memory-only (no data_dir): `x` as it is.
+  // every later answer into ExchangeError. Memory-only (no data_dir): answers at once.
+  // Either way calls go through Answer (its fast path).
   static std::unique_ptr<plugin::ExchangeConnector> MakeDurable(std::unique_ptr<PaperExchange> x);
 
   plugin::JournalFile* journal() const { return journal_.get(); }   // null: memory only
+
+  // One call as the host makes it (what MakeDurable's connector forwards). createOrder,
+  // cancelOrder and fetchOrder — a trading loop's calls — skip the nlohmann object: the
+  // order is copied under the lock and written as text after it (paper_json.h), the
+  // bytes ConnectorBase::Call would give, with the same argument checks, faults and
+  // errors. Every other method goes through ConnectorBase::Call.
+  plugin::CallResult Answer(const Ctx& ctx, const std::string& method, const std::string& args_json);
 
  protected:
   std::string id() const override { return "paper"; }
@@ -119,6 +128,12 @@ class PaperExchange final : public plugin::ConnectorBase {
     double bid, ask, last;
   };
   class Txn;   // holds the lock for one call; enters (fencing, fills) and persists
+  // An order as answered, copied under the lock so its text is written outside it.
+  struct OrderCopy {
+    Order order;
+    std::vector<Trade> trades;   // its kept fills
+    std::vector<const Trade*> TradePointers() const;
+  };
 
   explicit PaperExchange(PaperOptions options);
 
@@ -149,10 +164,20 @@ class PaperExchange final : public plugin::ConnectorBase {
   // Consumes one armed paperInjectFault of `kind` matching `method`, if any.
   bool TakeInjectedFault(const std::string& kind, const std::string& method);
 
+  // The bodies of createOrder, cancelOrder and fetchOrder (each one Txn), shared by
+  // ConnectorBase's path and Answer's.
+  OrderCopy PlaceOrder(const Ctx& ctx, const std::string& symbol, const std::string& type,
+                       const std::string& side, double amount, std::optional<double> price,
+                       const Json& params);
+  OrderCopy CancelOne(const Ctx& ctx, const std::string& id, const std::optional<std::string>& symbol,
+                      const Json& params);
+  OrderCopy FetchOne(const Ctx& ctx, const std::string& id, const std::optional<std::string>& symbol,
+                     const Json& params);
+  OrderCopy CopyLocked(const Order& o) const;
+
   Json MarketJson(const Market& m) const;
   Json TickerJsonLocked(const Market& m) const;
   Json OrderJsonLocked(const Order& o) const;
-  Json TradeJson(const Trade& t) const;
   Json BalanceJsonLocked(const std::string& account) const;
   Json OrderListLocked(std::vector<const Order*> orders, std::optional<std::int64_t> since,
                        std::optional<std::int64_t> limit) const;

@@ -1,6 +1,6 @@
 // The paper exchange's persistence: its journal (paper_state.h for the line format,
 // ami/plugin/journal.h for durability), and the connector the host gets, which answers
-// a call only once the call's changes are on disk.
+// a call only once the call's changes are on disk (and goes through Answer's fast path).
 #include <algorithm>
 
 #include "paper_exchange.h"
@@ -58,28 +58,35 @@ void PaperExchange::CommitLocked() {
 
 namespace {
 
+// The connector the host gets: every call through PaperExchange::Answer (its text fast
+// path), answered once the journal holds it durably — or at once when memory only.
 class DurablePaper final : public plugin::ExchangeConnector {
  public:
-  explicit DurablePaper(std::unique_ptr<PaperExchange> x) : x_(std::move(x)), journal_(*x_->journal()) {}
+  explicit DurablePaper(std::unique_ptr<PaperExchange> x) : x_(std::move(x)), journal_(x_->journal()) {}
 
   std::string Describe() const override { return x_->Describe(); }
 
   plugin::CallResult Call(const plugin::CallContext& ctx, const std::string& method,
                           const std::string& args_json) override {
-    plugin::CallResult r = x_->Call(ctx, method, args_json);
+    plugin::CallResult r = x_->Answer(ctx, method, args_json);
+    if (!journal_) return r;
     std::string error;
     // Everything appended so far: this call's line, and any line it may have read.
-    if (!journal_.WaitDurable(journal_.last(), &error)) return NotDurable(method, error);
+    if (!journal_->WaitDurable(journal_->last(), &error)) return NotDurable(method, error);
     return r;
   }
 
   void CallAsync(const plugin::CallContext& ctx, const std::string& method, const std::string& args_json,
                  plugin::CallCompletion done) override {
-    plugin::CallResult r = x_->Call(ctx, method, args_json);
+    if (!journal_) {
+      if (plugin::IsCcxtStreamMethod(method)) return x_->CallAsync(ctx, method, args_json, std::move(done));
+      return done(x_->Answer(ctx, method, args_json));
+    }
+    plugin::CallResult r = x_->Answer(ctx, method, args_json);
     // The answer goes from the journal's flusher thread once the fsync returned; this
     // thread (one of the host's bulkhead threads) is free for the next call meanwhile.
-    journal_.AfterDurable(journal_.last(), [method, r = std::move(r), done = std::move(done)](
-                                               bool ok, const std::string& error) mutable {
+    journal_->AfterDurable(journal_->last(), [method, r = std::move(r), done = std::move(done)](
+                                                 bool ok, const std::string& error) mutable {
       done(ok ? std::move(r) : NotDurable(method, error));
     });
   }
@@ -94,13 +101,12 @@ class DurablePaper final : public plugin::ExchangeConnector {
   }
 
   std::unique_ptr<PaperExchange> x_;
-  plugin::JournalFile& journal_;
+  plugin::JournalFile* journal_;   // null: memory only
 };
 
 }  // namespace
 
 std::unique_ptr<plugin::ExchangeConnector> PaperExchange::MakeDurable(std::unique_ptr<PaperExchange> x) {
-  if (!x->journal()) return x;
   return std::make_unique<DurablePaper>(std::move(x));
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +27,7 @@ using nlohmann::json;
 struct AdminClient::Impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
+  std::mutex handles_mutex;  // Call may run on several threads at once (the trial runner polls in parallel)
   std::map<std::pair<std::string, uint16_t>, caf::actor> handles;
   explicit Impl(const transport::TlsFiles& tls) {
     cfg.add_message_types<caf::id_block::ami>();
@@ -46,8 +48,12 @@ json AdminClient::Call(const std::string& host, uint16_t port, const std::string
     return json{{"ok", false}, {"error", {{"code", "unavailable"}, {"message", why}}}};
   };
   auto key = std::make_pair(host, port);
-  auto it = impl_->handles.find(key);
-  if (it == impl_->handles.end()) {
+  caf::actor node;
+  {
+    std::lock_guard<std::mutex> lock(impl_->handles_mutex);
+    if (auto it = impl_->handles.find(key); it != impl_->handles.end()) node = it->second;
+  }
+  if (!node) {
     caf::scoped_actor connector{*impl_->system};
     caf::actor handle;
     std::string why;
@@ -59,12 +65,14 @@ json AdminClient::Call(const std::string& host, uint16_t port, const std::string
             },
             [&](caf::error& err) { why = impl_->system->render(err); });
     if (!handle) return unavailable(why);
-    it = impl_->handles.emplace(key, handle).first;
+    std::lock_guard<std::mutex> lock(impl_->handles_mutex);
+    impl_->handles[key] = handle;
+    node = handle;
   }
   caf::scoped_actor self{*impl_->system};
   json out;
   const std::string request = json{{"op", op}, {"args", args}}.dump();
-  self->request(it->second, timeout, admin_atom_v, token, request)
+  self->request(node, timeout, admin_atom_v, token, request)
       .receive(
           [&](const std::string& reply) {
             out = json::parse(reply, nullptr, false);
@@ -72,6 +80,7 @@ json AdminClient::Call(const std::string& host, uint16_t port, const std::string
           },
           [&](caf::error& err) {
             out = unavailable(impl_->system->render(err));
+            std::lock_guard<std::mutex> lock(impl_->handles_mutex);
             impl_->handles.erase(key);  // reconnect next time (the node may have restarted)
           });
   return out;

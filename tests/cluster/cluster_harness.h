@@ -89,7 +89,8 @@ class TestCluster {
   bool Running(size_t i);
   std::string Output(size_t i) const;           // the node's stdout/stderr so far
 
-  // Admin request to node i (see AdminClient::Call).
+  // Admin request to node i (see AdminClient::Call). After the first call has returned,
+  // calls to different nodes may run on several threads at once.
   nlohmann::json Admin(size_t i, const std::string& op, const nlohmann::json& args = nlohmann::json::object());
   // result of a successful request, or throws std::runtime_error with the error.
   nlohmann::json Ok(size_t i, const std::string& op, const nlohmann::json& args = nlohmann::json::object());

@@ -226,6 +226,38 @@ TEST_CASE("history: failovers, merged spans and the JSON round trip", "[trials][
   CHECK(failovers[0].ms() == 7'300 - 5'005);
   CHECK(LastHealAt(h) == T + 20'005);
 
+  // Fault trial seed 5011: a leader killed, started again and re-elected under a new
+  // term is handed over much later for another reason; the kill is no part of that
+  // hand-over (it was counted as a 16 s failover).
+  History again = CleanHistory();
+  again.spans[kDca].clear();
+  AddSpans(&again.spans[kDca], "n1", 1, 200, 5'000, 100, 60);
+  AddSpans(&again.spans[kDca], "n1", 3, 7'500, 21'000, 100, 60);
+  AddSpans(&again.spans[kDca], "n3", 4, 21'200, 24'000, 100, 60);
+  const auto later = FindFailovers(again);
+  REQUIRE(later.size() == 2);  // the grid's, then the DCA's
+  const Failover& dca = later[0].worker == kDca ? later[0] : later[1];
+  CHECK(dca.from == "n1");
+  CHECK(dca.to == "n3");
+  CHECK(dca.cause == "lease ended");
+  CHECK(dca.ms() == 21'200 - (20'900 + 60));
+
+  // Seeds 5033, 5052: the leader outlived a short partition (or stop) and led on for 8 s;
+  // the hand-over at the end of the trial was counted from that fault. Now the leader
+  // must have stopped within two TTLs of a fault for it to be the cause, and hand-overs
+  // after the trial ended (the runner stops the nodes) are no failovers.
+  History survived = CleanHistory();
+  survived.spans[kDca].clear();
+  AddSpans(&survived.spans[kDca], "n3", 1, 200, 21'000, 100, 60);   // cut off at 12 s, led on
+  AddSpans(&survived.spans[kDca], "n1", 2, 21'200, 23'000, 100, 60);
+  const auto outlived = FindFailovers(survived);
+  REQUIRE(outlived.size() == 2);
+  const Failover& after = outlived[0].worker == kDca ? outlived[0] : outlived[1];
+  CHECK(after.cause == "lease ended");
+  CHECK(after.ms() == 21'200 - (20'900 + 60));
+  survived.ended_at = T + 21'100;  // the DCA's hand-over came as the nodes were stopped
+  CHECK(FindFailovers(survived).size() == 1);
+
   const auto merged = MergeSpans(h.spans.at(kGrid), 100);
   REQUIRE(merged.size() == 2);
   CHECK(merged[0].node == "n1");

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cctype>
+#include <sstream>
 
 #include "tests/support/test_support.h"
 #include "tests/trials/trial_fixture.h"
@@ -185,10 +186,21 @@ TEST_CASE("report: the HTML is well-formed, self-contained and draws one timelin
   CHECK(html.find("scripts/trials --trials 1 --nodes 3 --seed 99") != std::string::npos);
 }
 
-TEST_CASE("report: WriteReport writes both files", "[trials][report]") {
+TEST_CASE("report: WriteReport writes the report, its page and the histories", "[trials][report]") {
   ami::test::TempDir dir;
-  WriteReport(dir / "out", TwoTrials());
+  const auto trials = TwoTrials();
+  WriteReport(dir / "out", trials);
   const json report = json::parse(ami::test::ReadFile(dir / "out/trials-report.json"));
   CHECK(report["totals"]["trials"] == 2);
   CHECK(WellFormed(ami::test::ReadFile(dir / "out/trials-report.html")).empty());
+  // The histories read back equal: a campaign can be judged again.
+  std::istringstream lines(ami::test::ReadFile(dir / "out/trials-histories.jsonl"));
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    REQUIRE(n < trials.size());
+    CHECK(HistoryFromJson(json::parse(line)) == trials[n].history);
+    ++n;
+  }
+  CHECK(n == trials.size());
 }

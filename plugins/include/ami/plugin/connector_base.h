@@ -321,7 +321,9 @@ class ConnectorBase : public ExchangeConnector {
     return out;
   }
 
- private:
+ protected:
+  // For a connector that answers some methods itself before Call (paper's text fast
+  // path): the same argument parsing and error mapping as Call's.
   static Json ParseArgs(const std::string& method, const std::string& args_json) {
     Json args = args_json.empty() ? Json::array() : Json::parse(args_json);
     if (args.is_null()) args = Json::array();
@@ -345,6 +347,7 @@ class ConnectorBase : public ExchangeConnector {
     }
   }
 
+ private:
   // Type checks of the watch* arguments, so Watch() may read them without surprises.
   static void CheckStreamArgs(const CallArgs& a) {
     const std::string_view m = a.method();

@@ -1,0 +1,67 @@
+// Regression test of fault-trial seed 1107 (docs/reliability.md): a node restarted after
+// kill -9 connects out to its peers, but they send heartbeats and replication only over
+// their own outbound link to it — which waited in its reconnect back-off. The restarted
+// node heard nothing, declared its peers down and missed replication until that back-off
+// fired. The fix (ClusterState::OnAuth, actors/cluster/handshake.cpp): a peer that
+// authenticates inbound makes the node connect to it at once.
+//
+// The bug's symptom was a delay, and tests assert no timing. So the back-off is made
+// effectively endless with fault injection (faults.set reconnect_hold_ms, 10 minutes):
+// then the peers reach the restarted node again only through the fix, and without it the
+// waits below run into their deadlines.
+#include <catch2/catch.hpp>
+
+#include "tests/cluster/cluster_harness.h"
+
+using namespace ami::test;
+using nlohmann::json;
+
+namespace {
+
+// Node `of`'s state as node `seen_by` reports it in nodes.list (else why not, for a failure message).
+std::string StateSeen(TestCluster& c, size_t seen_by, size_t of) {
+  json r = c.Admin(seen_by, "nodes.list");
+  if (r["ok"] != true) return "(nodes.list failed: " + r["error"].dump() + ")";
+  for (const auto& n : r["result"]["nodes"])
+    if (n["id"] == c.Id(of)) return n.value("state", "");
+  return "(not listed: " + r["result"]["nodes"].dump() + ")";
+}
+
+}  // namespace
+
+TEST_CASE("seed 1107: a node restarted after kill -9 is reached by its peers although their reconnects are held",
+          "[cluster]") {
+  TestCluster c;  // 3 nodes, fault injection on
+  c.StartAll();
+  REQUIRE(c.WaitConnected());
+  const size_t n3 = 2;
+
+  c.Kill(n3);
+  REQUIRE(Eventually([&] { return StateSeen(c, 0, n3) == "down" && StateSeen(c, 1, n3) == "down"; },
+                     std::chrono::seconds(30)));
+  // From now on n1's and n2's links to n3 would retry only after 10 minutes.
+  for (size_t i : {0, 1}) CHECK(c.Ok(i, "faults.set", {{"reconnect_hold_ms", 600000}})["reconnect_hold_ms"] == 600000);
+
+  c.Start(n3);
+  // Both directions: n3 hears n1 and n2 only once their outbound links to it are up again.
+  // (n3's own links report its peers "up" for a few heartbeats after connecting even when
+  // nothing comes back; n1 and n2 reporting n3 up is what the bug prevented.)
+  const bool reconnected = Eventually(
+      [&] {
+        return StateSeen(c, 0, n3) == "up" && StateSeen(c, 1, n3) == "up" && StateSeen(c, n3, 0) == "up" &&
+               StateSeen(c, n3, 1) == "up";
+      },
+      std::chrono::seconds(60));
+  INFO("n1 sees n3 " << StateSeen(c, 0, n3) << ", n2 sees n3 " << StateSeen(c, 1, n3) << ", n3 sees n1 "
+                     << StateSeen(c, n3, 0) << ", n3 sees n2 " << StateSeen(c, n3, 1));
+  REQUIRE(reconnected);
+
+  // And replication flows to n3 over those links: a write on n1 is read on n3.
+  c.Ok(0, "kv.set", {{"space", "network"}, {"key", {"seed1107", "after restart"}}, {"value", {{"v", 1107}}}});
+  CHECK(Eventually(
+      [&] {
+        json r = c.Admin(n3, "kv.get", {{"space", "network"}, {"key", {"seed1107", "after restart"}}});
+        return r["ok"] == true && r["result"]["value"] == json{{"v", 1107}};
+      },
+      std::chrono::seconds(30)));
+}
