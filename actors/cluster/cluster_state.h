@@ -95,6 +95,10 @@ struct Peer {
   int64_t next_connect = 0;          // steady ms
   int64_t backoff_ms = 200;
   bool up = false;                   // as last told to the node actor
+  // It proved itself on a connection of its own while our link was not idle (an attempt
+  // under way, or a link to its previous process not yet seen dead): when our link
+  // fails, reconnect at once instead of after the back-off (ClusterState::OnAuth).
+  bool retry_at_once = false;
 };
 
 // Replication progress for one peer node: everything of its store up to `cursor` is here.

@@ -89,8 +89,14 @@ void ClusterState::ConnectFailed(Peer& p, const std::string& why) {
   if (p.backoff_ms >= 3200) spdlog::debug("cluster: peer {} unreachable: {}", p.address, why);
   p.link = Peer::Link::kIdle;
   p.handle = nullptr;
-  p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : p.backoff_ms);
-  p.backoff_ms = std::min<int64_t>(p.backoff_ms * 2, 5000);
+  if (p.retry_at_once) {
+    p.retry_at_once = false;
+    p.backoff_ms = 200;
+    p.next_connect = SteadyMs();
+  } else {
+    p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : p.backoff_ms);
+    p.backoff_ms = std::min<int64_t>(p.backoff_ms * 2, 5000);
+  }
   ScheduleTick(p.next_connect);
 }
 
@@ -252,13 +258,21 @@ bool ClusterState::OnAuth(const wire::Auth& auth) {
   // nothing from us until then, declares us down and misses our replication (fault
   // trial seed 1107: a node restarted after kill -9 was cut off for 7 s). Overrides the
   // fault-injected reconnect_hold_ms too: tests/cluster/restart_reconnect_test.cpp.
+  // Any other link of ours may yet fail: an attempt under way (it can have started
+  // before the restarted peer listened), or a "ready" link to the peer's previous process
+  // whose death we have not noticed yet (its connection times out later). Its failure
+  // then retries at once instead of waiting the back-off.
   const int64_t now = SteadyMs();
-  for (auto& p : peers)
-    if (p.node == pending.node && p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX && p.next_connect > now) {
+  for (auto& p : peers) {
+    if (p.node != pending.node) continue;
+    if (p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX && p.next_connect > now) {
       p.backoff_ms = 200;
       p.next_connect = now;
       ScheduleTick(now);
+    } else if (p.link != Peer::Link::kIdle) {
+      p.retry_at_once = true;
     }
+  }
   return true;
 }
 
@@ -285,10 +299,11 @@ void ClusterState::OnDown(const caf::down_msg& down) {
     if (p.handle && p.handle.address() == down.source) {
       spdlog::info("cluster: lost the connection to {} ({})", p.node.empty() ? p.address : p.node,
                    caf::to_string(down.reason));
+      const bool at_once = p.retry_at_once;
       ConnectFailed(p, "connection lost");
       if (!p.node.empty()) AbandonPull(p.node);  // its answer cannot come any more
       p.backoff_ms = 200;
-      p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : 100);
+      if (!at_once) p.next_connect = SteadyMs() + (reconnect_hold_ms > 0 ? reconnect_hold_ms : 100);
     }
   }
   UpdatePeers();

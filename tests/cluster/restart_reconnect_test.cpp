@@ -54,6 +54,10 @@ TEST_CASE("seed 1107: a node restarted after kill -9 is reached by its peers alt
       std::chrono::seconds(60));
   INFO("n1 sees n3 " << StateSeen(c, 0, n3) << ", n2 sees n3 " << StateSeen(c, 1, n3) << ", n3 sees n1 "
                      << StateSeen(c, n3, 0) << ", n3 sees n2 " << StateSeen(c, n3, 1));
+  if (!reconnected) {
+    // What the nodes logged about their links (the cluster: lines), for the failure report.
+    for (size_t i = 0; i < 3; ++i) UNSCOPED_INFO(c.Id(i) << " logged:\n" << c.Output(i));
+  }
   REQUIRE(reconnected);
 
   // And replication flows to n3 over those links: a write on n1 is read on n3.
