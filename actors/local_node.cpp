@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "actors/admin_service.h"
@@ -310,6 +311,8 @@ Result<std::unique_ptr<LocalNode>> LocalNode::Start(const Config& config, std::v
     impl->cfg->set("scheduler.policy", caf::atom("stealing"));
     if (policy == "polling") impl->cfg->set("work-stealing.moderate-poll-attempts", 20);
   } else {
+    if (policy != "sharing")
+      spdlog::warn("AMI_SCHEDULER={}: not sharing, stealing or polling; using sharing", policy);
     impl->cfg->set("scheduler.policy", caf::atom("sharing"));
   }
   impl->cfg->set("logger.verbosity", caf::atom("quiet"));
