@@ -659,13 +659,17 @@ TEST_CASE("a renewal extends the lease without interrupting the run; a new term 
 
 TEST_CASE("a leader run stuck in synchronous code is terminated when the lease ends", "[worker][lease]") {
   WorkerHarness h;  // cpu_per_run is 5 s
-  const LeaderGrant grant = MakeGrant(1, 400ms);
+  uint64_t term = 1;
   auto record = LeaderRecord("await Stels.local.set(['spinning'], 1);\nwhile (true) {}");
-  h.Spawn(record, grant);
-  REQUIRE(Eventually([&] { return h.Local("spinning").has_value(); }));
+  auto worker = h.Spawn(record, MakeGrant(term, 1500ms));
+  // On a loaded machine the lease can lapse before the script starts: then grant again.
+  REQUIRE(Eventually([&] {
+    if (h.Local("spinning").has_value()) return true;
+    if (h.Stats(record.sid).status == "waiting: lease lapsed") h.Grant(worker, MakeGrant(++term, 1500ms));
+    return false;
+  }));
   REQUIRE(Eventually([&] { return h.Stats(record.sid).status == "waiting: lease lapsed"; }));
-  // Ended by the lease's end, long before the CPU limit would have.
-  CHECK(SteadyClock::now() - grant.valid_until < 3s);
+  // Ended by the lease's end, not by the CPU limit (that would be an error of the run).
   auto stats = h.Stats(record.sid);
   CHECK(stats.errors == 0);
   CHECK_FALSE(stats.last_error.has_value());

@@ -40,6 +40,7 @@ constexpr size_t kMaxQueuedBatches = 8;           // per peer; beyond, rely on t
 constexpr auto kPeerRequestTimeout = std::chrono::seconds(5);
 constexpr int kSuspectBeats = 3;                  // unheard for 3 heartbeats: suspect
 constexpr int kDownBeats = 6;                     // … for 6: down
+constexpr int kSpuriousRetries = 3;               // immediate retries after CAF's spurious timeouts
 // The actor's timer runs when something is due — the next heartbeat, a reconnect, a lease
 // timer (LeaseManager::NextWakeup) — not on a fixed beat, so an idle node wakes about
 // twice a heartbeat, not 40 times a second.
@@ -99,6 +100,8 @@ struct Peer {
   // under way, or a link to its previous process not yet seen dead): when our link
   // fails, reconnect at once instead of after the back-off (ClusterState::OnAuth).
   bool retry_at_once = false;
+  // Attempts in a row that CAF closed before the peer's first answer (ConnectFailed).
+  int spurious_failures = 0;
 };
 
 // Replication progress for one peer node: everything of its store up to `cursor` is here.
@@ -213,7 +216,16 @@ struct ClusterState {
 
   Peer* FindPeer(const std::string& address);
 
-  void ConnectFailed(Peer& p, const std::string& why);
+  // An attempt or a ready link failed: the link goes idle and reconnects after its back-off
+  // (at once after `spurious`: CAF closed a new connection by its own defect, see there).
+  void ConnectFailed(Peer& p, const std::string& why, bool spurious = false);
+
+  // Whether node `node_id` is authenticated on a connection of its own to us.
+  bool AuthedInbound(const std::string& node_id) const;
+
+  // How long a failed link waits before its next attempt: its back-off, or the
+  // fault-injected reconnect_hold_ms for a peer that is down.
+  int64_t ReconnectDelay(const Peer& p) const;
 
   // Fault injection: sets reconnect_hold_ms (0..600000) and re-times the idle links by
   // it. An error text for a bad value; empty when set.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -189,15 +190,26 @@ SyntaxChecker::SyntaxChecker(Options options) : shared_(std::make_shared<Shared>
   StartThread(shared_);
 }
 
-SyntaxChecker::~SyntaxChecker() {
+SyntaxChecker::~SyntaxChecker() { StopThreads(std::chrono::seconds(30)); }
+
+void SyntaxChecker::StopThreads(std::chrono::milliseconds wait) {
   std::unique_lock<std::mutex> lock(shared_->mu);
   shared_->stopping = true;
   shared_->cv.notify_all();
-  shared_->cv.wait_for(lock, std::chrono::seconds(30), [&] { return shared_->threads == 0; });
+  shared_->cv.wait_for(lock, wait, [&] { return shared_->threads == 0; });
 }
 
 SyntaxChecker& SyntaxChecker::Process() {
-  static SyntaxChecker* checker = new SyntaxChecker(Options{});  // never destroyed: outlives every caller
+  // Never destroyed: it outlives every caller. But its threads must be out of V8 before
+  // the process's exit tears V8 down: a thread still making its first isolate when a
+  // node's start failed (a bad template in the YAML) and main returned crashed in V8's
+  // page allocator. The exit handler, registered after V8 was set up, runs before V8's
+  // own exit-time cleanup.
+  static SyntaxChecker* checker = [] {
+    auto* made = new SyntaxChecker(Options{});
+    std::atexit([] { Process().StopThreads(std::chrono::seconds(10)); });
+    return made;
+  }();
   return *checker;
 }
 
