@@ -29,7 +29,10 @@ caf::result<std::string> ClusterState::Members() {
                    {"state", StateOf(p, now)},
                    {"lastSeenMsAgo", p.last_heard ? json(now - p.last_heard) : json(nullptr)},
                    {"incarnation", p.incarnation}};
-            if (auto it = cursors.find(p.node); it != cursors.end()) n["replicatedUpTo"] = it->second.cursor;
+            if (auto it = cursors.find(p.node); it != cursors.end()) {
+              n["replicatedUpTo"] = it->second.cursor;
+              n["pulling"] = it->second.pulling;  // a pull from it is in flight
+            }
             nodes.push_back(std::move(n));
           }
           const size_t size = peers.size() + 1;
@@ -86,11 +89,27 @@ std::string ClusterState::Faults(const std::string& text) {
   if (!cluster() || !cluster()->fault_injection)
     return json{{"ok", false}, {"error", "fault injection is off (set cluster.fault_injection: true)"}}.dump();
   auto j = json::parse(text, nullptr, false);
-  // {"reconnect_hold_ms": ms} (handshake.cpp), alone or beside "drop".
-  const bool hold = j.is_object() && j.contains("reconnect_hold_ms");
-  if (hold) {
+  // The knobs (handshake.cpp, replication.cpp), alone or beside "drop".
+  json knobs = json::object();
+  if (j.is_object() && j.contains("reconnect_hold_ms")) {
     if (auto error = HoldReconnects(j["reconnect_hold_ms"]); !error.empty()) return json{{"ok", false}, {"error", error}}.dump();
-    if (!j.contains("drop")) return json{{"ok", true}, {"reconnect_hold_ms", reconnect_hold_ms}}.dump();
+    knobs["reconnect_hold_ms"] = reconnect_hold_ms;
+  }
+  if (j.is_object() && j.contains("pull_hold_ms")) {
+    if (auto error = HoldPullAnswers(j["pull_hold_ms"]); !error.empty()) return json{{"ok", false}, {"error", error}}.dump();
+    knobs["pull_hold_ms"] = pull_hold_ms;
+  }
+  if (j.is_object() && j.contains("pull_timeout_ms")) {
+    const json& ms = j["pull_timeout_ms"];
+    if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
+      return json{{"ok", false}, {"error", "pull_timeout_ms: expected milliseconds from 0 to 600000"}}.dump();
+    pull_timeout_ms = ms.get<int64_t>();
+    spdlog::warn("cluster: fault injection: pulls time out after {} ms", PullTimeout().count());
+    knobs["pull_timeout_ms"] = pull_timeout_ms;
+  }
+  if (!knobs.empty() && !j.contains("drop")) {
+    knobs["ok"] = true;
+    return knobs.dump();
   }
   if (!j.is_object() || !j.contains("drop") || !j["drop"].is_array())
     return json{{"ok", false}, {"error", "expected {\"drop\": [node ids]}"}}.dump();
@@ -105,8 +124,9 @@ std::string ClusterState::Faults(const std::string& text) {
   spdlog::warn("cluster: fault injection: dropping all traffic with [{}]", fmt::join(dropped, ", "));
   UpdatePeers();
   if (healed) SendHeartbeats();  // the healed peers learn at once what to pull
-  json answer{{"ok", true}, {"drop", dropped}};
-  if (hold) answer["reconnect_hold_ms"] = reconnect_hold_ms;
+  json answer = knobs;
+  answer["ok"] = true;
+  answer["drop"] = dropped;
   return answer.dump();
 }
 
@@ -222,6 +242,11 @@ caf::behavior ClusterState::make_behavior() {
       [this](repl_pull_atom, uint64_t after) -> caf::result<wire::ReplBatch> {
         if (!Sender()) return wire::ReplBatch{};
         auto promise = self->make_response_promise<wire::ReplBatch>();
+        if (pull_hold_ms > 0) {  // fault injection: the answer stays in flight
+          held_pulls.emplace_back(SteadyMs() + pull_hold_ms, promise);
+          ScheduleTick(held_pulls.back().first);
+          return promise;
+        }
         self->request(ctx.store, kPeerRequestTimeout, repl_changes_atom_v, after, kReplBatchRows)
             .then([promise](wire::ReplBatch& batch) mutable { promise.deliver(std::move(batch)); },
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });

@@ -1,6 +1,7 @@
 // The admin service (docs/admin-api.md) inside a real in-process node with the paper
 // exchange and the template pack: every operation, its validation and error codes, and
-// one client through real CAF remoting as the `ami` shell connects.
+// one client through real CAF remoting as the `ami` shell connects. Over 600 lines: one
+// case per operation group, all on the same fixture, read top to bottom like admin-api.md.
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -887,6 +888,16 @@ TEST_CASE("admin: with no token configured, <data_dir>/admin.token is required, 
   CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", -1}}), "reconnect_hold_ms: expected milliseconds from 0 to 600000"));
   CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", 600001}}), "reconnect_hold_ms: expected milliseconds"));
   CHECK(Contains(Fails(node, "faults.set", {{"reconnect_hold_ms", "x"}}), "reconnect_hold_ms: expected milliseconds"));
+  // Held pull answers and a long pull timeout (the regression test of seed 1001).
+  json pulls = Ok(node, "faults.set", {{"pull_hold_ms", 1000}, {"pull_timeout_ms", 0}});
+  CHECK(pulls["pull_hold_ms"] == 1000);
+  CHECK(pulls["pull_timeout_ms"] == 0);
+  CHECK(Ok(node, "faults.set", {{"pull_hold_ms", 0}})["pull_hold_ms"] == 0);
+  for (const char* knob : {"pull_hold_ms", "pull_timeout_ms"}) {
+    CHECK(Contains(Fails(node, "faults.set", {{knob, -1}}), std::string(knob) + ": expected milliseconds from 0 to 600000"));
+    CHECK(Contains(Fails(node, "faults.set", {{knob, 600001}}), std::string(knob) + ": expected milliseconds"));
+    CHECK(Contains(Fails(node, "faults.set", {{knob, 1.5}}), std::string(knob) + ": expected milliseconds"));
+  }
   for (const char* op : {"node.info", "nodes.list", "plugins.list", "stats"})
     CHECK(node.Admin(kToken, json{{"op", op}}.dump()).find("s3cret-cluster") == std::string::npos);
 }

@@ -115,36 +115,43 @@ void NodeBackup(Admin& admin, const json& args, Done done) {
 }
 
 void FaultsSet(Admin& admin, const json& args, Done done) {
-  if (Status s = OnlyKnown(args, {"drop", "commit_delay_ms", "reconnect_hold_ms"}, "", "faults.set"); !s.ok())
+  // The cluster actor's knobs, each in ms from 0 (off) to 600000 (docs/admin-api.md).
+  static const char* const kClusterKnobs[] = {"reconnect_hold_ms", "pull_hold_ms", "pull_timeout_ms"};
+  if (Status s = OnlyKnown(args, {"drop", "commit_delay_ms", "reconnect_hold_ms", "pull_hold_ms", "pull_timeout_ms"},
+                           "", "faults.set");
+      !s.ok())
     return done(s);
   const Config& config = admin.ctx.config;
   if (!config.cluster || !config.cluster->fault_injection)
     return done(Status::InvalidArgument("faults.set: fault injection is off (cluster.fault_injection is not true)"));
   const json* drop = Arg(args, "drop");
   const json* delay = Arg(args, "commit_delay_ms");
-  const json* hold = Arg(args, "reconnect_hold_ms");
-  if (!drop && !delay && !hold)
-    return done(Invalid("drop", "required unless commit_delay_ms is given (or reconnect_hold_ms); an array of node "
-                                "ids, [] heals"));
+  json faults = json::object();  // what goes to the cluster actor
+  for (const char* knob : kClusterKnobs) {
+    const json* v = Arg(args, knob);
+    if (!v) continue;
+    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > 600'000)
+      return done(Invalid(knob, "expected milliseconds from 0 to 600000"));
+    faults[knob] = *v;
+  }
+  if (!drop && !delay && faults.empty())
+    return done(Invalid("drop", "required unless commit_delay_ms is given (or reconnect_hold_ms, pull_hold_ms, "
+                                "pull_timeout_ms); an array of node ids, [] heals"));
   if (drop && !drop->is_array()) return done(Invalid("drop", "expected an array of node ids"));
   if (drop)
     for (size_t i = 0; i < drop->size(); ++i)
       if (!(*drop)[i].is_string()) return done(Invalid("drop[" + std::to_string(i) + "]", "expected a node id"));
   if (delay && (!delay->is_number_integer() || delay->get<int64_t>() < 0 || delay->get<int64_t>() > 10'000))
     return done(Invalid("commit_delay_ms", "expected milliseconds from 0 to 10000"));
-  if (hold && (!hold->is_number_integer() || hold->get<int64_t>() < 0 || hold->get<int64_t>() > 600'000))
-    return done(Invalid("reconnect_hold_ms", "expected milliseconds from 0 to 600000"));
   if (delay) {
     // The slow disk of the fault trials: every store commit (one fsync) takes this much longer.
     spdlog::warn("admin: faults.set commit_delay_ms {}", delay->get<int64_t>());
     kv::Store::SetFaultCommitDelay(std::chrono::milliseconds(delay->get<int64_t>()));
-    if (!drop && !hold) return done(json{{"ok", true}, {"commit_delay_ms", *delay}});
+    if (!drop && faults.empty()) return done(json{{"ok", true}, {"commit_delay_ms", *delay}});
   }
-  // drop and reconnect_hold_ms (a peer's link that is down waits that long to reconnect:
-  // the regression test of fault-trial seed 1107) are the cluster actor's.
-  json faults = json::object();
+  // drop and the knobs are the cluster actor's (the regression tests of fault-trial seeds
+  // 1107 and 1001 hold reconnects and pulls with them).
   if (drop) faults["drop"] = *drop;
-  if (hold) faults["reconnect_hold_ms"] = *hold;
   spdlog::warn("admin: faults.set {}", faults.dump());
   admin.self->request(admin.ctx.cluster, kClusterTimeout, faults_atom_v, faults.dump())
       .then(

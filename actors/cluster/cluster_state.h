@@ -144,6 +144,13 @@ struct ClusterState {
   // waits this long before its next connect attempt instead of the back-off, so a test can
   // hold our outbound link down for good and see that only OnAuth brings it back.
   int64_t reconnect_hold_ms = 0;
+  // Fault injection (faults.set pull_hold_ms / pull_timeout_ms; 0 = off), for the regression
+  // test of fault-trial seed 1001: answers to peers' pulls are held that long (then
+  // answered with an error), and our own pulls time out after pull_timeout_ms instead of
+  // kPeerRequestTimeout — so a pull can be kept in flight while its connection dies.
+  int64_t pull_hold_ms = 0;
+  int64_t pull_timeout_ms = 0;
+  std::vector<std::pair<int64_t, caf::response_promise>> held_pulls;  // (release at, answer)
   std::map<std::string, ReplCursor> cursors;   // by peer node id
   uint64_t last_pushed = 0;          // our versionstamp pushed to peers so far
   // What heartbeats announce: read once, then kept current by the store's replication
@@ -230,6 +237,15 @@ struct ClusterState {
   // Fault injection: sets reconnect_hold_ms (0..600000) and re-times the idle links by
   // it. An error text for a bad value; empty when set.
   std::string HoldReconnects(const json& ms);
+
+  // Fault injection: sets pull_hold_ms (0..600000); 0 releases the held answers at once.
+  // An error text for a bad value; empty when set.
+  std::string HoldPullAnswers(const json& ms);
+  void ReleaseHeldPulls(int64_t now);  // those due by `now`: answered with an error
+
+  std::chrono::milliseconds PullTimeout() const {
+    return pull_timeout_ms > 0 ? std::chrono::milliseconds(pull_timeout_ms) : kPeerRequestTimeout;
+  }
 
   // Why `theirs` is not our view, for the log; empty when the views agree.
   std::string ViewMismatch(const wire::View& theirs) const;

@@ -7,6 +7,7 @@ void ClusterState::Tick() {
   const int64_t now = SteadyMs();
   for (auto& p : peers)
     if (p.link == Peer::Link::kIdle && now >= p.next_connect) Connect(p);
+  if (!held_pulls.empty()) ReleaseHeldPulls(now);
   if (now >= next_heartbeat) {
     next_heartbeat = now + HeartbeatMs();
     SendHeartbeats();
@@ -20,6 +21,7 @@ int64_t ClusterState::NextTickAt() {
   int64_t next = next_heartbeat;
   for (const auto& p : peers)
     if (p.link == Peer::Link::kIdle) next = std::min(next, p.next_connect);
+  for (const auto& held : held_pulls) next = std::min(next, held.first);
   const int64_t lease_next = leases->NextWakeup(LeaseNow());
   if (lease_next != cluster::LeaseManager::kNever) next = std::min(next, ToSteady(lease_next));
   return next;

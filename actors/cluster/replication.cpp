@@ -155,7 +155,7 @@ void ClusterState::MaybePull(const std::string& from) {
   c.pulling = true;
   const uint64_t id = ++c.pull_id;
   // Both handlers ignore a pull that OnDown abandoned (a newer one may be in flight).
-  self->request(p->handle, kPeerRequestTimeout, repl_pull_atom_v, c.cursor)
+  self->request(p->handle, PullTimeout(), repl_pull_atom_v, c.cursor)
       .then(
           [this, from, id](wire::ReplBatch& batch) {
             ReplCursor& c = cursors[from];
@@ -171,6 +171,22 @@ void ClusterState::MaybePull(const std::string& from) {
             c.pulling = false;
             c.busy = false;
           });
+}
+
+std::string ClusterState::HoldPullAnswers(const json& ms) {
+  if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
+    return "pull_hold_ms: expected milliseconds from 0 to 600000";
+  pull_hold_ms = ms.get<int64_t>();
+  spdlog::warn("cluster: fault injection: answers to peers' pulls are held {} ms", pull_hold_ms);
+  if (pull_hold_ms == 0) ReleaseHeldPulls(INT64_MAX);
+  return "";
+}
+
+void ClusterState::ReleaseHeldPulls(int64_t now) {
+  auto due = [now](const auto& held) { return held.first <= now; };
+  for (auto& [at, promise] : held_pulls)
+    if (at <= now) promise.deliver(caf::make_error(caf::sec::request_timeout));
+  held_pulls.erase(std::remove_if(held_pulls.begin(), held_pulls.end(), due), held_pulls.end());
 }
 
 void ClusterState::AbandonPull(const std::string& from) {

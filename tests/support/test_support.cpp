@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <spdlog/spdlog.h>
 #include <fstream>
@@ -68,6 +69,42 @@ std::filesystem::path BinaryDir() {
   return dir;
 }
 
+namespace {
+// The children started and not yet reaped, for the termination handler: a fixed table of
+// lock-free atomics, since a signal handler may neither lock nor allocate.
+constexpr size_t kTrackedChildren = 1024;
+std::atomic<pid_t> tracked_children[kTrackedChildren];
+
+void TrackChild(pid_t pid) {
+  for (auto& slot : tracked_children) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pid)) return;
+  }
+}
+
+void UntrackChild(pid_t pid) {
+  for (auto& slot : tracked_children) {
+    pid_t mine = pid;
+    if (slot.compare_exchange_strong(mine, 0)) return;
+  }
+}
+
+void KillChildrenThenDie(int signo) {
+  for (auto& slot : tracked_children)
+    if (const pid_t pid = slot.load(); pid > 0) kill(pid, SIGKILL);
+  signal(signo, SIG_DFL);
+  raise(signo);
+}
+}  // namespace
+
+void ChildProcess::KillChildrenOnTermination() {
+  static_assert(std::atomic<pid_t>::is_always_lock_free);
+  struct sigaction action {};
+  action.sa_handler = KillChildrenThenDie;
+  sigemptyset(&action.sa_mask);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaction(signo, &action, nullptr);
+}
+
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
                            const std::filesystem::path& output_file)
     : output_file_(output_file) {
@@ -89,12 +126,14 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     _exit(127);
   }
   if (pid_ < 0) throw std::runtime_error("fork failed");
+  TrackChild(pid_);
 }
 
 ChildProcess::~ChildProcess() {
   if (!reaped_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status_, 0);
+    UntrackChild(pid_);
   }
 }
 
@@ -109,6 +148,7 @@ bool ChildProcess::Running() {
   if (r == pid_) {
     reaped_ = true;
     status_ = st;
+    UntrackChild(pid_);
     return false;
   }
   return true;

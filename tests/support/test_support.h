@@ -46,6 +46,10 @@ class ChildProcess {
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
                const std::filesystem::path& output_file);
   ~ChildProcess();  // SIGKILLs the child if it is still running
+  // From now on SIGTERM, SIGINT and SIGHUP first SIGKILL every child this process started
+  // and has not reaped, then end the process as the signal would: a harness stopped from
+  // outside (a timeout, `kill`) leaves no amid behind. For programs, not for tests.
+  static void KillChildrenOnTermination();
   int pid() const { return pid_; }
   void Signal(int signo);
   // Waits up to `timeout`; returns the exit code, 128+signal when signalled, or -1 on timeout.

@@ -13,11 +13,13 @@
 // trial's are removed unless --keep or one of its failovers took over 4 TTLs (worth a
 // look), a failing one's stay and its seed and replay command are printed. DIR gets trials-report.json and trials-report.html. Exit 0 = every trial
 // passed, 1 = some failed, 2 = bad arguments or a trial could not run (the others still
-// run; such a trial is not in the report).
+// run; such a trial is not in the report). Stopped by SIGTERM, SIGINT or SIGHUP, it kills
+// the processes of the trial under way first (its files stay in DIR).
 #include <algorithm>
 #include <iostream>
 #include <string>
 
+#include "tests/support/test_support.h"
 #include "trials/history.h"
 #include "trials/report.h"
 #include "trials/runner/trial.h"
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   out = std::filesystem::absolute(out);
+  ami::test::ChildProcess::KillChildrenOnTermination();
   std::vector<TrialRecord> records;
   int failed = 0, not_run = 0;
   for (int k = 0; k < trials; ++k) {
