@@ -89,24 +89,22 @@ std::string ClusterState::Faults(const std::string& text) {
   if (!cluster() || !cluster()->fault_injection)
     return json{{"ok", false}, {"error", "fault injection is off (set cluster.fault_injection: true)"}}.dump();
   auto j = json::parse(text, nullptr, false);
-  // The knobs (handshake.cpp, replication.cpp), alone or beside "drop".
+  // The knobs (handshake.cpp, replication.cpp), alone or beside "drop"; each in ms from
+  // 0 (off) to 600000. All are checked before any is set.
+  const std::pair<const char*, void (ClusterState::*)(int64_t)> setters[] = {
+      {"reconnect_hold_ms", &ClusterState::HoldReconnects},
+      {"pull_hold_ms", &ClusterState::HoldPullAnswers},
+      {"pull_timeout_ms", &ClusterState::SetPullTimeout}};
   json knobs = json::object();
-  if (j.is_object() && j.contains("reconnect_hold_ms")) {
-    if (auto error = HoldReconnects(j["reconnect_hold_ms"]); !error.empty()) return json{{"ok", false}, {"error", error}}.dump();
-    knobs["reconnect_hold_ms"] = reconnect_hold_ms;
-  }
-  if (j.is_object() && j.contains("pull_hold_ms")) {
-    if (auto error = HoldPullAnswers(j["pull_hold_ms"]); !error.empty()) return json{{"ok", false}, {"error", error}}.dump();
-    knobs["pull_hold_ms"] = pull_hold_ms;
-  }
-  if (j.is_object() && j.contains("pull_timeout_ms")) {
-    const json& ms = j["pull_timeout_ms"];
+  for (const auto& [name, set] : setters) {
+    if (!j.is_object() || !j.contains(name)) continue;
+    const json& ms = j[name];
     if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
-      return json{{"ok", false}, {"error", "pull_timeout_ms: expected milliseconds from 0 to 600000"}}.dump();
-    pull_timeout_ms = ms.get<int64_t>();
-    spdlog::warn("cluster: fault injection: pulls time out after {} ms", PullTimeout().count());
-    knobs["pull_timeout_ms"] = pull_timeout_ms;
+      return json{{"ok", false}, {"error", std::string(name) + ": expected milliseconds from 0 to 600000"}}.dump();
+    knobs[name] = ms;
   }
+  for (const auto& [name, set] : setters)
+    if (knobs.contains(name)) (this->*set)(knobs[name].get<int64_t>());
   if (!knobs.empty() && !j.contains("drop")) {
     knobs["ok"] = true;
     return knobs.dump();

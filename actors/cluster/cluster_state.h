@@ -234,13 +234,14 @@ struct ClusterState {
   // fault-injected reconnect_hold_ms for a peer that is down.
   int64_t ReconnectDelay(const Peer& p) const;
 
-  // Fault injection: sets reconnect_hold_ms (0..600000) and re-times the idle links by
-  // it. An error text for a bad value; empty when set.
-  std::string HoldReconnects(const json& ms);
-
-  // Fault injection: sets pull_hold_ms (0..600000); 0 releases the held answers at once.
-  // An error text for a bad value; empty when set.
-  std::string HoldPullAnswers(const json& ms);
+  // Fault injection (values checked by Faults): sets reconnect_hold_ms and re-times the
+  // idle links by it; sets pull_hold_ms, where 0 releases the held answers at once.
+  void HoldReconnects(int64_t ms);
+  void HoldPullAnswers(int64_t ms);
+  void SetPullTimeout(int64_t ms) {
+    pull_timeout_ms = ms;
+    spdlog::warn("cluster: fault injection: pulls time out after {} ms", PullTimeout().count());
+  }
   void ReleaseHeldPulls(int64_t now);  // those due by `now`: answered with an error
 
   std::chrono::milliseconds PullTimeout() const {

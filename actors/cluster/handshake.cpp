@@ -97,10 +97,11 @@ void ClusterState::ConnectFailed(Peer& p, const std::string& why, bool spurious)
   // a few times in a row (a peer that truly never answers — frozen — fails every time
   // and then waits the back-off like any other failure).
   p.spurious_failures = spurious ? p.spurious_failures + 1 : 0;
-  if (spurious && p.spurious_failures <= kSpuriousRetries)
+  const bool retry_spurious = spurious && p.spurious_failures <= kSpuriousRetries;
+  if (retry_spurious)
     spdlog::info("cluster: CAF closed the new connection to {} before it answered (a CAF 0.17 defect, "
                  "docs/cluster.md); trying again at once", p.address);
-  if (p.retry_at_once || (spurious && p.spurious_failures <= kSpuriousRetries)) {
+  if (p.retry_at_once || retry_spurious) {
     p.retry_at_once = false;
     p.backoff_ms = 200;
     p.next_connect = SteadyMs();
@@ -125,10 +126,8 @@ int64_t ClusterState::ReconnectDelay(const Peer& p) const {
   return p.backoff_ms;
 }
 
-std::string ClusterState::HoldReconnects(const json& ms) {
-  if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
-    return "reconnect_hold_ms: expected milliseconds from 0 to 600000";
-  reconnect_hold_ms = ms.get<int64_t>();
+void ClusterState::HoldReconnects(int64_t ms) {
+  reconnect_hold_ms = ms;
   spdlog::warn("cluster: fault injection: reconnects to peers that are down wait {} ms{}", reconnect_hold_ms,
                reconnect_hold_ms > 0 ? "" : " (off: the normal back-off)");
   // Links already waiting in their back-off wait the hold from now (or, turned off, their back-off).
@@ -137,7 +136,6 @@ std::string ClusterState::HoldReconnects(const json& ms) {
     if (p.link == Peer::Link::kIdle && p.next_connect != INT64_MAX)
       p.next_connect = now + ReconnectDelay(p);
   ScheduleTick(NextTickAt());
-  return "";
 }
 
 std::string ClusterState::ViewMismatch(const wire::View& theirs) const {

@@ -173,13 +173,10 @@ void ClusterState::MaybePull(const std::string& from) {
           });
 }
 
-std::string ClusterState::HoldPullAnswers(const json& ms) {
-  if (!ms.is_number_integer() || ms.get<int64_t>() < 0 || ms.get<int64_t>() > 600'000)
-    return "pull_hold_ms: expected milliseconds from 0 to 600000";
-  pull_hold_ms = ms.get<int64_t>();
+void ClusterState::HoldPullAnswers(int64_t ms) {
+  pull_hold_ms = ms;
   spdlog::warn("cluster: fault injection: answers to peers' pulls are held {} ms", pull_hold_ms);
   if (pull_hold_ms == 0) ReleaseHeldPulls(INT64_MAX);
-  return "";
 }
 
 void ClusterState::ReleaseHeldPulls(int64_t now) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,40 +71,11 @@ std::filesystem::path BinaryDir() {
 }
 
 namespace {
-// The children started and not yet reaped, for the termination handler: a fixed table of
-// lock-free atomics, since a signal handler may neither lock nor allocate.
-constexpr size_t kTrackedChildren = 1024;
-std::atomic<pid_t> tracked_children[kTrackedChildren];
-
-void TrackChild(pid_t pid) {
-  for (auto& slot : tracked_children) {
-    pid_t empty = 0;
-    if (slot.compare_exchange_strong(empty, pid)) return;
-  }
-}
-
-void UntrackChild(pid_t pid) {
-  for (auto& slot : tracked_children) {
-    pid_t mine = pid;
-    if (slot.compare_exchange_strong(mine, 0)) return;
-  }
-}
-
-void KillChildrenThenDie(int signo) {
-  for (auto& slot : tracked_children)
-    if (const pid_t pid = slot.load(); pid > 0) kill(pid, SIGKILL);
-  signal(signo, SIG_DFL);
-  raise(signo);
-}
+// Set by KillChildrenOnTermination: each child asks the kernel for SIGKILL when its parent ends.
+std::atomic<bool> children_die_with_parent{false};
 }  // namespace
 
-void ChildProcess::KillChildrenOnTermination() {
-  static_assert(std::atomic<pid_t>::is_always_lock_free);
-  struct sigaction action {};
-  action.sa_handler = KillChildrenThenDie;
-  sigemptyset(&action.sa_mask);
-  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaction(signo, &action, nullptr);
-}
+void ChildProcess::KillChildrenOnTermination() { children_die_with_parent = true; }
 
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
                            const std::filesystem::path& output_file)
@@ -112,8 +84,13 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   argv.push_back(const_cast<char*>(program.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const bool die_with_parent = children_die_with_parent;
   pid_ = fork();
   if (pid_ == 0) {
+    // PR_SET_PDEATHSIG fires when the thread that forked ends; then (or if the parent is
+    // already gone) this child ends too.
+    if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(127);
     int fd = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -126,14 +103,12 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     _exit(127);
   }
   if (pid_ < 0) throw std::runtime_error("fork failed");
-  TrackChild(pid_);
 }
 
 ChildProcess::~ChildProcess() {
   if (!reaped_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status_, 0);
-    UntrackChild(pid_);
   }
 }
 
@@ -148,7 +123,6 @@ bool ChildProcess::Running() {
   if (r == pid_) {
     reaped_ = true;
     status_ = st;
-    UntrackChild(pid_);
     return false;
   }
   return true;

@@ -46,9 +46,10 @@ class ChildProcess {
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
                const std::filesystem::path& output_file);
   ~ChildProcess();  // SIGKILLs the child if it is still running
-  // From now on SIGTERM, SIGINT and SIGHUP first SIGKILL every child this process started
-  // and has not reaped, then end the process as the signal would: a harness stopped from
-  // outside (a timeout, `kill`) leaves no amid behind. For programs, not for tests.
+  // From now on every child this process starts is SIGKILLed by the kernel when this
+  // process ends, however it ends (SIGTERM, a crash, SIGKILL): a harness stopped from
+  // outside leaves no amid behind. Strictly, when the thread that started the child ends
+  // (PR_SET_PDEATHSIG), so only for programs that start children from their main thread.
   static void KillChildrenOnTermination();
   int pid() const { return pid_; }
   void Signal(int signo);

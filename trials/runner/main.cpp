@@ -13,8 +13,8 @@
 // trial's are removed unless --keep or one of its failovers took over 4 TTLs (worth a
 // look), a failing one's stay and its seed and replay command are printed. DIR gets trials-report.json and trials-report.html. Exit 0 = every trial
 // passed, 1 = some failed, 2 = bad arguments or a trial could not run (the others still
-// run; such a trial is not in the report). Stopped by SIGTERM, SIGINT or SIGHUP, it kills
-// the processes of the trial under way first (its files stay in DIR).
+// run; such a trial is not in the report). However it is stopped (SIGTERM, SIGINT, a kill),
+// the processes of the trial under way end with it (its files stay in DIR).
 #include <algorithm>
 #include <iostream>
 #include <string>
